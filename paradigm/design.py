@@ -1,0 +1,308 @@
+"""Build a participant's trial table from the protocol, the manifest, a counterbalancing slot and a seed.
+
+:func:`build_design` is pure: the same inputs give the same table, which is what a resumed
+session continues. Every trial's jittered durations are drawn here, before the first trial.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .counterbalance import balanced_latin_square
+from .errors import DesignError
+from .protocol import TIMED_EVENTS, Protocol
+from .randomise import order_block
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One row of the trial table (everything decided before the session starts)."""
+
+    trial: int                 # 1-based in the session
+    block: int                 # 1-based in the session
+    block_kind: str            # practice | main
+    trial_in_block: int
+    stimulus_id: str
+    stimulus_file: str
+    stimulus_type: str
+    pain: str
+    identity: str
+    stimulus_group: str
+    group: str                 # ingroup | outgroup | none
+    perspective: str           # self | other | none
+    team: str                  # minimal groups: the stimulus's team (drawn as a marker); else ""
+    durations_s: tuple         # per timeline event: planned seconds, None for response events
+
+
+@dataclass(frozen=True)
+class Block:
+    number: int
+    kind: str                  # practice | main
+    perspective: str           # the block's perspective instruction, or none
+    n_trials: int
+
+
+@dataclass(frozen=True)
+class Design:
+    """A participant's whole trial table with the choices that produced it."""
+
+    trials: tuple[Trial, ...]
+    blocks: tuple[Block, ...]
+    slot: int
+    seed: int
+    participant_group: str
+    block_order: tuple[str, ...]
+
+    def records(self):
+        """The trials as dicts (durations as a list), for comparison and export."""
+        return [asdict(t) | {"durations_s": list(t.durations_s)} for t in self.trials]
+
+
+def n_slots(protocol: Protocol) -> int:
+    """How many counterbalancing slots the protocol's block orders have."""
+    levels = _block_levels(protocol)
+    if protocol.counterbalancing.block_order == "fixed" or len(levels) < 2:
+        return 1
+    return len(balanced_latin_square(levels))
+
+
+def build_design(protocol: Protocol, manifest, *, slot: int, seed: int, participant_group=None) -> Design:
+    """Return the trial table for one participant.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    manifest : stimuli.Manifest
+    slot : int
+        Counterbalancing slot (0-based), e.g. from :func:`~paradigm.counterbalance.slot_from_participant`.
+    seed : int
+        Seeds the only random generator used.
+    participant_group : str, optional
+        The participant's group (natural groups: required) or team (minimal: drawn if None).
+    """
+    rng = np.random.default_rng(seed)
+    group_spec = protocol.factors.group
+    participant_group = _participant_group(group_spec, participant_group, rng)
+    stimuli = _eligible(protocol, manifest)
+    teams = _assign_teams(stimuli, group_spec, rng) if group_spec.kind == "minimal" else {}
+    strata = _strata(stimuli, protocol, participant_group, teams)
+    chosen, practice_pool = _choose_units(strata, protocol, rng)
+
+    order = _block_order(protocol, slot)
+    block_specs = []
+    if protocol.blocks.practice.n_trials:
+        block_specs.append(("practice", "none", _practice_trials(practice_pool, protocol, teams, rng)))
+    per_block = _main_trials(chosen, protocol, order, teams, rng)
+    for level, trials in zip(order * protocol.blocks.main.blocks_per_level, per_block):
+        block_specs.append(("main", level, trials))
+
+    c = protocol.constraints
+    last_seen, rows, blocks = {}, [], []
+    for number, (kind, level, items) in enumerate(block_specs, start=1):
+        ordered = order_block(
+            items, rng, max_run=c.max_run_length, min_distance=c.min_repeat_distance,
+            identity_of=lambda t: t["identity"],
+            levels_of=lambda t: tuple(t[f] for f in c.max_run_length),
+            last_seen=last_seen, start=len(rows), label=f"block {number} ({kind}, {level})")
+        for i, item in enumerate(ordered, start=1):
+            rows.append(Trial(trial=len(rows) + 1, block=number, block_kind=kind, trial_in_block=i,
+                              durations_s=_durations(protocol, rng), **item))
+        blocks.append(Block(number=number, kind=kind, perspective=level, n_trials=len(ordered)))
+    return Design(trials=tuple(rows), blocks=tuple(blocks), slot=slot, seed=seed,
+                  participant_group=participant_group or "", block_order=tuple(order))
+
+
+# --- who is in which group --------------------------------------------------------------
+
+def _participant_group(spec, given, rng):
+    if spec.kind == "none":
+        return None
+    if given is None:
+        if spec.kind == "natural":
+            raise DesignError(f"this protocol compares groups: give the participant's group "
+                              f"(one of {', '.join(spec.participant_levels)})")
+        return str(rng.choice(list(spec.participant_levels)))
+    if given not in spec.participant_levels:
+        raise DesignError(f"participant group must be one of {', '.join(spec.participant_levels)} "
+                          f"(got '{given}')")
+    return given
+
+
+def _stimulus_group(stimulus, spec):
+    attr = spec.stimulus_attribute
+    return stimulus.group if attr == "group" else stimulus.attributes.get(attr, "")
+
+
+def _eligible(protocol, manifest):
+    """The manifest rows that pass the protocol's filter and belong to the design's levels."""
+    f = protocol.factors
+    keep = []
+    for s in manifest.stimuli:
+        values = asdict(s) | s.attributes
+        if any(str(values.get(col, "")) not in allowed for col, allowed in protocol.stimuli.filter.items()):
+            continue
+        if s.stimulus_type in f.stimulus_type and s.pain in f.pain:
+            keep.append(s)
+    if not keep:
+        raise DesignError(f"{manifest.path}: no stimuli match the filter {protocol.stimuli.filter} and "
+                          f"the levels stimulus_type={list(f.stimulus_type)}, pain={list(f.pain)}")
+    if f.group.kind == "natural":
+        bad = sorted({_stimulus_group(s, f.group) for s in keep} - set(f.group.participant_levels))
+        if bad:
+            raise DesignError(f"{manifest.path}: column '{f.group.stimulus_attribute}' has values {bad}; "
+                              f"allowed: {', '.join(f.group.participant_levels)} (filter the others out)")
+    return keep
+
+
+def _identity(s):
+    return s.identity or s.stimulus_id
+
+
+def _assign_teams(stimuli, spec, rng):
+    """Minimal groups: deal each stimulus type's identities to the two teams at random, evenly
+
+    (shuffled within each natural group first, so teams are balanced on it too)."""
+    teams = {}
+    by_type = defaultdict(set)
+    for s in stimuli:
+        by_type[s.stimulus_type].add((s.group, _identity(s)))
+    for stype in sorted(by_type):
+        ids = sorted(by_type[stype])
+        ids = sorted((ids[i] for i in rng.permutation(len(ids))), key=lambda gi: gi[0])
+        offset = int(rng.integers(2))
+        for i, (_, identity) in enumerate(ids):
+            teams[identity] = spec.participant_levels[(i + offset) % 2]
+    return teams
+
+
+def _strata(stimuli, protocol, participant_group, teams):
+    """Group stimuli by (stimulus_type, group level); each stratum maps identity → pain → stimuli."""
+    spec = protocol.factors.group
+    strata = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for s in stimuli:
+        if spec.kind == "natural":
+            group = "ingroup" if _stimulus_group(s, spec) == participant_group else "outgroup"
+        elif spec.kind == "minimal":
+            group = "ingroup" if teams[_identity(s)] == participant_group else "outgroup"
+        else:
+            group = "none"
+        strata[(s.stimulus_type, group)][_identity(s)][s.pain].append(s)
+    needed = [(t, g) for t in protocol.factors.stimulus_type
+              for g in (("ingroup", "outgroup") if spec.kind != "none" else ("none",))]
+    for key in needed:
+        if key not in strata:
+            raise DesignError(f"no stimuli for stimulus_type={key[0]}, group={key[1]} after the filter "
+                              f"(participant group {participant_group!r})")
+    return {key: strata[key] for key in needed}
+
+
+def _choose_units(strata, protocol, rng):
+    """Pick the identities each cell uses; the rest serve the practice block.
+
+    Paired sets (identities with every pain level) are chosen by identity, so pain and
+    neutral pictures show the same people; unpaired sets are chosen per pain level.
+    """
+    main = protocol.blocks.main
+    need = main.trials_per_cell // main.repetitions
+    pains = protocol.factors.pain
+    chosen, leftover = {}, {}
+    for key, identities in strata.items():
+        paired = sorted(i for i, by_pain in identities.items() if all(p in by_pain for p in pains))
+        if len(paired) >= need:
+            pools = dict.fromkeys(pains, paired)
+            picked = [paired[i] for i in rng.permutation(len(paired))[:need]]
+            picks = dict.fromkeys(pains, picked)
+        else:
+            pools = {p: sorted(i for i, by_pain in identities.items() if p in by_pain) for p in pains}
+            picks = {}
+            for pain in pains:
+                pool = pools[pain]
+                if len(pool) < need:
+                    raise DesignError(
+                        f"stimulus_type={key[0]}, group={key[1]}, pain={pain}: {len(pool)} identities "
+                        f"after the filter, but trials_per_cell {main.trials_per_cell} / repetitions "
+                        f"{main.repetitions} needs {need}; raise repetitions, lower trials_per_cell "
+                        f"or add stimuli")
+                picks[pain] = [pool[i] for i in rng.permutation(len(pool))[:need]]
+        for pain in pains:
+            chosen[(key, pain)] = [identities[i][pain] for i in picks[pain]]
+            rest = [i for i in pools[pain] if i not in set(picks[pain])] or pools[pain]
+            leftover[(key, pain)] = [identities[i][pain] for i in rest]
+    return chosen, leftover
+
+
+def _block_levels(protocol):
+    p = protocol.factors.perspective
+    return list(p.levels) if p and p.assignment == "blocked" else []
+
+
+def _block_order(protocol, slot):
+    levels = _block_levels(protocol)
+    if not levels:
+        return ["none"]
+    if protocol.counterbalancing.block_order == "fixed":
+        return levels
+    rows = balanced_latin_square(levels)
+    return list(rows[slot % len(rows)])
+
+
+def _trial_perspectives(protocol):
+    p = protocol.factors.perspective
+    return list(p.levels) if p and p.assignment == "trial" else [None]
+
+
+def _item(stimulus, key, perspective, teams):
+    stype, group = key
+    return {"stimulus_id": stimulus.stimulus_id, "stimulus_file": stimulus.file,
+            "stimulus_type": stype, "pain": stimulus.pain, "identity": _identity(stimulus),
+            "stimulus_group": stimulus.group, "group": group, "perspective": perspective,
+            "team": teams.get(_identity(stimulus), "")}
+
+
+def _pick(images, rng):
+    return images[int(rng.integers(len(images)))] if len(images) > 1 else images[0]
+
+
+def _main_trials(chosen, protocol, order, teams, rng):
+    """Deal each cell's presentations evenly over the blocks of every block level."""
+    main = protocol.blocks.main
+    blocks = [[] for _ in range(len(order) * main.blocks_per_level)]
+    for b_level_index, level in enumerate(order):
+        block_ids = [i * len(order) + b_level_index for i in range(main.blocks_per_level)]
+        for (key, pain), units in chosen.items():
+            for perspective in _trial_perspectives(protocol):
+                shown = perspective or level
+                cell = [_item(_pick(images, rng), key, shown, teams)
+                        for _ in range(main.repetitions) for images in units]
+                cell = [cell[i] for i in rng.permutation(len(cell))]
+                for j, item in enumerate(cell):
+                    blocks[block_ids[j % main.blocks_per_level]].append(item)
+    return blocks
+
+
+def _practice_trials(pool, protocol, teams, rng):
+    """Practice trials cycle through the cells, drawing identities not used in the main blocks."""
+    n = protocol.blocks.practice.n_trials
+    cells = [(key_pain, perspective) for key_pain in sorted(pool) for perspective in _trial_perspectives(protocol)]
+    items = []
+    while len(items) < n:
+        for i in rng.permutation(len(cells)):
+            if len(items) == n:
+                break
+            (key, pain), perspective = cells[i]
+            images = pool[(key, pain)][int(rng.integers(len(pool[(key, pain)])))]
+            items.append(_item(_pick(images, rng), key, perspective or "none", teams))
+    return items
+
+
+def _durations(protocol, rng):
+    out = []
+    for event in protocol.timeline:
+        if isinstance(event, TIMED_EVENTS):
+            lo, hi = event.duration_s
+            out.append(round(float(rng.uniform(lo, hi)), 4) if hi > lo else lo)
+        else:
+            out.append(None)
+    return tuple(out)

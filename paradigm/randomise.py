@@ -1,0 +1,121 @@
+"""Order a block's trials at random under run-length and repeat-distance constraints.
+
+Trials are placed one at a time, each drawn uniformly from those that keep every
+constraint and leave the rest of the block arrangeable; a dead end restarts the block.
+A constraint that cannot be met is reported with its reason, never relaxed.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from .errors import DesignError
+
+MAX_ATTEMPTS = 2000
+
+
+def order_block(items, rng, *, max_run, min_distance, identity_of, levels_of, last_seen, start, label):
+    """Return ``items`` in a random order that satisfies the constraints.
+
+    Parameters
+    ----------
+    items : list
+        The block's trials, in any order.
+    rng : numpy.random.Generator
+    max_run : dict
+        Factor name → longest allowed run of one level (within the block).
+    min_distance : int
+        Fewest other trials between two trials of one identity (across blocks via ``last_seen``).
+    identity_of, levels_of : callable
+        ``identity_of(item)`` → identity; ``levels_of(item)`` → tuple of levels in ``max_run`` order.
+    last_seen : dict
+        Identity → session position of its latest trial before this block; updated in place.
+    start : int
+        Session position (0-based) of the block's first trial.
+    label : str
+        Names the block in error messages.
+    """
+    factors = list(max_run)
+    limits = [max_run[f] for f in factors]
+    signatures = [levels_of(item) for item in items]
+    _check_feasible(items, signatures, factors, limits, min_distance, identity_of, label)
+    for _ in range(MAX_ATTEMPTS):
+        order = _attempt(items, signatures, limits, min_distance, identity_of, dict(last_seen), start, rng)
+        if order is not None:
+            for pos, i in enumerate(order):
+                last_seen[identity_of(items[i])] = start + pos
+            return [items[i] for i in order]
+    raise DesignError(f"{label}: no order of its {len(items)} trials meets max_run_length "
+                      f"{dict(max_run)} and min_repeat_distance {min_distance} "
+                      f"after {MAX_ATTEMPTS} random attempts; loosen a constraint")
+
+
+def _check_feasible(items, signatures, factors, limits, min_distance, identity_of, label):
+    n = len(items)
+    for k, (factor, limit) in enumerate(zip(factors, limits)):
+        counts = Counter(sig[k] for sig in signatures)
+        for level, count in counts.items():
+            room = limit * (n - count + 1)
+            if count > room:
+                raise DesignError(
+                    f"{label}: max_run_length {factor}={limit} cannot hold: {count} of {n} trials are "
+                    f"'{level}', and the {n - count} others can separate at most {room}")
+    if min_distance:
+        repeats = Counter(identity_of(item) for item in items)
+        identity, count = repeats.most_common(1)[0]
+        if (count - 1) * (min_distance + 1) + 1 > n:
+            raise DesignError(
+                f"{label}: min_repeat_distance {min_distance} cannot hold: identity '{identity}' appears "
+                f"{count} times in {n} trials")
+
+
+def _attempt(items, signatures, limits, min_distance, identity_of, last_seen, start, rng):
+    n, n_factors = len(items), len(limits)
+    remaining = list(range(n))
+    counts = [Counter(sig[k] for sig in signatures) for k in range(n_factors)]
+    run_level, run_length = [None] * n_factors, [0] * n_factors
+    order = []
+    for pos in range(n):
+        ok_signature = {}
+        candidates = []
+        for i in remaining:
+            sig = signatures[i]
+            ok = ok_signature.get(sig)
+            if ok is None:
+                ok = ok_signature[sig] = _fits(sig, counts, run_level, run_length, limits, n - pos - 1)
+            if not ok:
+                continue
+            seen = last_seen.get(identity_of(items[i]))
+            if seen is not None and start + pos - seen <= min_distance:
+                continue
+            candidates.append(i)
+        if not candidates:
+            return None
+        pick = candidates[int(rng.integers(len(candidates)))]
+        remaining.remove(pick)
+        order.append(pick)
+        last_seen[identity_of(items[pick])] = start + pos
+        for k, level in enumerate(signatures[pick]):
+            counts[k][level] -= 1
+            if run_level[k] == level:
+                run_length[k] += 1
+            else:
+                run_level[k], run_length[k] = level, 1
+    return order
+
+
+def _fits(sig, counts, run_level, run_length, limits, left_after):
+    """Placing a trial with levels ``sig`` keeps every run short and the rest arrangeable."""
+    for k, level in enumerate(sig):
+        limit = limits[k]
+        length = run_length[k] + 1 if run_level[k] == level else 1
+        if length > limit:
+            return False
+        for other, count in counts[k].items():
+            count -= other == level
+            if not count:
+                continue
+            separators = left_after - count
+            room = limit * separators + (limit - length if other == level else limit)
+            if count > room:
+                return False
+    return True
