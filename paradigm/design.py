@@ -283,18 +283,43 @@ def _main_trials(chosen, protocol, order, teams, rng):
 
 
 def _practice_trials(pool, protocol, teams, rng):
-    """Practice trials cycle through the cells, drawing identities not used in the main blocks."""
+    """Practice trials from identities not used in the main blocks, balanced on every factor.
+
+    Cells are drawn in pairs of opposites (every two-level factor flipped), so any even
+    number of practice trials has as many pain as neutral trials, faces as hands, and so on.
+    """
     n = protocol.blocks.practice.n_trials
-    cells = [(key_pain, perspective) for key_pain in sorted(pool) for perspective in _trial_perspectives(protocol)]
+    perspectives = _trial_perspectives(protocol)
+    cells = [(key, pain, persp) for key, pain in sorted(pool) for persp in perspectives]
+    pairs, seen = [], set()
+    for cell in cells:
+        if cell not in seen:
+            partner = _opposite(cell, cells)
+            seen.update({cell, partner})
+            pairs.append((cell, partner))
     items = []
     while len(items) < n:
-        for i in rng.permutation(len(cells)):
-            if len(items) == n:
-                break
-            (key, pain), perspective = cells[i]
-            images = pool[(key, pain)][int(rng.integers(len(pool[(key, pain)])))]
-            items.append(_item(_pick(images, rng), key, perspective or "none", teams))
+        for i in rng.permutation(len(pairs)):
+            for key, pain, persp in pairs[i][:: 1 if rng.random() < 0.5 else -1]:
+                if len(items) < n:
+                    images = pool[(key, pain)][int(rng.integers(len(pool[(key, pain)])))]
+                    items.append(_item(_pick(images, rng), key, persp or "none", teams))
     return items
+
+
+def _opposite(cell, cells):
+    """The cell with every factor that has two levels among ``cells`` flipped."""
+    flat = [_flat(c) for c in cells]
+    flipped = []
+    for position, value in enumerate(_flat(cell)):
+        levels = sorted({f[position] for f in flat}, key=str)
+        flipped.append(levels[1 - levels.index(value)] if len(levels) == 2 else value)
+    return cells[flat.index(tuple(flipped))]
+
+
+def _flat(cell):
+    (stype, group), pain, persp = cell
+    return (stype, group, pain, persp)
 
 
 def _durations(protocol, rng):

@@ -116,7 +116,9 @@ def _apply_override(path, data, dotted, value):
 
 def _first_error(path, node, exc: ValidationError) -> ProtocolError:
     """Turn pydantic's first error into one line: file, line, field path, value, what is allowed."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # a misspelt key also makes its correct name "missing": report the misspelling
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [p for p in err["loc"] if not _is_tag(p, err)]
     field = _dotted(loc)
     line = _line_of(node, loc)
@@ -156,20 +158,19 @@ def _dotted(loc):
 
 
 def _line_of(node, loc):
-    """1-based line of the deepest YAML node on ``loc`` that exists in the file."""
+    """1-based line where the deepest part of ``loc`` that exists in the file is written."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
-        child = None
         if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(part)), None)
-            if child is None:
-                key = next((k for k, _ in node.value if k.value == str(part)), None)
-                child = key
+            pair = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
             break
-        node, line = child, child.start_mark.line + 1
     return line
 
 

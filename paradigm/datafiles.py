@@ -1,0 +1,230 @@
+"""A session's files: the trial CSV, the session sidecar, BIDS events and the dataset description.
+
+Layout (Psych-DS keyword–value names, data under ``data/`` of the dataset root)::
+
+    OUT/dataset_description.json
+    OUT/data/sub-<participant>_ses-<session>_task-<protocol>_data.csv      one row per trial
+    OUT/data/sub-…_session.json                                              provenance + status
+    OUT/data/sub-…_events.tsv  (+ _events.json)                              BIDS events, one per screen
+
+Rows are appended, flushed and (by default) fsynced one trial at a time; files are created
+with exclusive mode, so an existing participant's data are never overwritten.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SessionError
+
+BASE_COLUMNS = [
+    "participant", "session", "protocol", "protocol_sha256", "mode", "simulated",
+    "block", "block_kind", "trial", "trial_in_block",
+    "stimulus_id", "stimulus_file", "stimulus_type", "pain", "identity",
+    "participant_group", "stimulus_group", "group", "perspective",
+    "fixation_onset_s", "stimulus_onset_s", "stimulus_offset_s", "stimulus_duration_s", "dropped_frames",
+]
+EVENT_COLUMNS = ["onset", "duration", "trial_type", "trial", "block", "stimulus_id", "pain", "perspective",
+                 "group", "response", "response_time", "value_code"]
+
+
+def trial_columns(protocol):
+    """The trial CSV's columns for ``protocol``, in contract order."""
+    columns = list(BASE_COLUMNS)
+    for rating in protocol.ratings:
+        columns += [f"rating_{rating.name}", f"rating_{rating.name}_rt_s"]
+    if protocol.judgement is not None:
+        columns += ["judgement", "judgement_correct", "judgement_rt_s"]
+    return columns + ["timed_out", "timestamp_utc"]
+
+
+@dataclass(frozen=True)
+class SessionFiles:
+    """Where one participant's session lives."""
+
+    root: Path
+    participant: str
+    session: int
+    task: str
+
+    @property
+    def stem(self):
+        return f"sub-{self.participant}_ses-{self.session}_task-{self.task}"
+
+    @property
+    def data_dir(self):
+        return self.root / "data"
+
+    @property
+    def trials(self):
+        return self.data_dir / f"{self.stem}_data.csv"
+
+    @property
+    def sidecar(self):
+        return self.data_dir / f"{self.stem}_session.json"
+
+    @property
+    def events(self):
+        return self.data_dir / f"{self.stem}_events.tsv"
+
+    @property
+    def events_json(self):
+        return self.data_dir / f"{self.stem}_events.json"
+
+    def existing(self):
+        return [p for p in (self.trials, self.sidecar, self.events, self.events_json) if p.exists()]
+
+
+def _format(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
+    return str(value)
+
+
+class _AppendOnly:
+    """A text file opened for appending whole lines, each flushed (and fsynced) at once."""
+
+    def __init__(self, path, *, create, fsync, header=None):
+        try:
+            self._fh = open(path, "x" if create else "a", encoding="utf-8", newline="")
+        except FileExistsError:
+            raise SessionError(f"{path} already exists; it is never overwritten") from None
+        self._fsync = fsync
+        if header is not None:
+            self.write(header)
+
+    def write(self, text):
+        self._fh.write(text)
+        self._fh.flush()
+        if self._fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self):
+        self._fh.close()
+
+
+class SessionWriter:
+    """Appends trial rows and events for one session; ``resume=True`` appends to existing files."""
+
+    def __init__(self, files: SessionFiles, columns, *, resume=False, fsync=True):
+        self.files, self.columns = files, list(columns)
+        files.data_dir.mkdir(parents=True, exist_ok=True)
+        create = not resume
+        self._trials = _AppendOnly(files.trials, create=create, fsync=fsync,
+                                   header=None if resume else _csv_line(self.columns, ","))
+        self._events = _AppendOnly(files.events, create=create, fsync=fsync,
+                                   header=None if resume else _csv_line(EVENT_COLUMNS, "\t"))
+
+    def write_trial(self, row: dict, events):
+        """Append one trial's row and its events (the row last: a row on disk means a whole trial)."""
+        if events:
+            self._events.write("".join(
+                _csv_line([_format(e.get(c)) if e.get(c) is not None else "n/a" for c in EVENT_COLUMNS], "\t")
+                for e in events))
+        self._trials.write(_csv_line([_format(row.get(c)) for c in self.columns], ","))
+
+    def close(self):
+        self._trials.close()
+        self._events.close()
+
+
+def _csv_line(values, delimiter):
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def write_json_atomic(path: Path, data):
+    """Replace ``path`` with ``data`` via a temporary file, so a crash leaves the old or the new file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_new(path: Path, data):
+    """Create ``path`` with ``data``; refuse if it exists."""
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, default=str)
+            fh.write("\n")
+    except FileExistsError:
+        raise SessionError(f"{path} already exists; it is never overwritten") from None
+
+
+def ensure_dataset_description(root: Path, protocol, columns):
+    """Write the Psych-DS ``dataset_description.json`` at the dataset root unless one is there."""
+    path = root / "dataset_description.json"
+    if path.exists():
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    data = {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "name": protocol.title or f"Pain-empathy task '{protocol.name}'",
+        "description": f"Trial data of the pain-empathy task '{protocol.name}', one CSV per session, "
+                       "written by the pain-empathy toolkit.",
+        "variableMeasured": list(columns),
+    }
+    try:
+        write_json_new(path, data)
+    except SessionError:
+        pass  # another session created it a moment ago
+    return path
+
+
+def events_sidecar(protocol):
+    """The BIDS JSON sidecar describing the events.tsv columns."""
+    return {
+        "onset": {"Description": "Seconds from session start, at the flip that showed the screen",
+                  "Units": "s"},
+        "duration": {"Description": "Seconds the screen was shown", "Units": "s"},
+        "trial_type": {"Description": "Screen shown",
+                       "Levels": {e: e for e in ["instructions", *[ev.event for ev in protocol.timeline],
+                                                 "feedback"]}},
+        "trial": {"Description": "Trial number in the session (1-based)"},
+        "block": {"Description": "Block number in the session (1-based)"},
+        "stimulus_id": {"Description": "Manifest id of the stimulus shown"},
+        "pain": {"Description": "pain or neutral"},
+        "perspective": {"Description": "self, other or none"},
+        "group": {"Description": "ingroup, outgroup or none"},
+        "response": {"Description": "Rating value or judgement key; n/a when there was none"},
+        "response_time": {"Description": "Seconds from screen onset to the response", "Units": "s"},
+        "value_code": {"Description": "Trigger code sent on the screen's first flip"},
+    }
+
+
+def read_completed_rows(path: Path):
+    """Read a trial CSV written by :class:`SessionWriter`; return ``(rows, fragment)``.
+
+    ``fragment`` is an unterminated last line (a write cut off by a hard kill), or "".
+    """
+    text = path.read_text(encoding="utf-8")
+    fragment = ""
+    if text and not text.endswith("\n"):
+        cut = text.rfind("\n") + 1
+        text, fragment = text[:cut], text[cut:]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return rows, fragment
+
+
+def drop_fragment(path: Path, fragment: str):
+    """Remove an unterminated last line (kept by the caller in the sidecar) before appending."""
+    if not fragment:
+        return
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.truncate(size - len(fragment.encode("utf-8")))
+        fh.flush()
+        os.fsync(fh.fileno())
