@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 EXIT_USAGE = 2
@@ -36,7 +37,10 @@ def _parser():
                    help="simulation parameter, e.g. ratings.pain_intensity.effects.pain=60 (repeatable)")
     p.add_argument("--time-scale", type=float, default=0.0,
                    help="data-only: pace the virtual clock in real time times this factor (0 = instant)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted pilot in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="skip completed participants in --out, resume interrupted ones, start missing ones")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes for a data-only pilot (default: number of cores)")
     return parser
 
 
@@ -120,12 +124,15 @@ def _pilot(args):
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     presenter_factory = _visual_presenter_factory(loaded, manifest) if args.visual else None
-    total = None
+    n_jobs = args.jobs or os.cpu_count() or 1
+    if n_jobs < 1:
+        raise _UsageError(f"--jobs must be at least 1 (got {n_jobs})")
     bar = _progress_bar(args.participants, loaded, manifest)
     try:
         result = run_pilot(loaded, manifest, n_participants=args.participants, out_dir=args.out, seed=args.seed,
                            params=params, time_scale=args.time_scale, resume=args.resume,
-                           presenter_factory=presenter_factory, progress=bar.update if bar else total)
+                           presenter_factory=presenter_factory, n_jobs=n_jobs,
+                           progress=bar.update if bar else None)
     finally:
         if bar:
             bar.close()

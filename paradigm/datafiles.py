@@ -80,12 +80,14 @@ class SessionFiles:
 
 
 def _format(value):
+    """A CSV cell: empty for missing, true/false, floats to the microsecond without trailing zeros."""
+    kind = type(value)
+    if kind is float:
+        return ("%.6f" % value).rstrip("0").rstrip(".") if value == value else ""
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
     return str(value)
 
 
@@ -126,10 +128,10 @@ class SessionWriter:
     def write_trial(self, row: dict, events):
         """Append one trial's row and its events (the row last: a row on disk means a whole trial)."""
         if events:
-            self._events.write("".join(
-                _csv_line([_format(e.get(c)) if e.get(c) is not None else "n/a" for c in EVENT_COLUMNS], "\t")
-                for e in events))
-        self._trials.write(_csv_line([_format(row.get(c)) for c in self.columns], ","))
+            self._events.write(_csv_lines(
+                [[v if type(v) is str else "n/a" if v is None else _format(v)
+                  for v in map(e.get, EVENT_COLUMNS)] for e in events], "\t"))
+        self._trials.write(_csv_line([v if type(v) is str else _format(v) for v in map(row.get, self.columns)], ","))
 
     def close(self):
         self._trials.close()
@@ -137,8 +139,12 @@ class SessionWriter:
 
 
 def _csv_line(values, delimiter):
+    return _csv_lines([values], delimiter)
+
+
+def _csv_lines(rows, delimiter):
     buf = io.StringIO()
-    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(values)
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
     return buf.getvalue()
 
 

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from stimuli.manifest import Stimulus
+
 from .counterbalance import balanced_latin_square
 from .errors import DesignError
 from .protocol import TIMED_EVENTS, Protocol
@@ -99,6 +101,7 @@ def build_design(protocol: Protocol, manifest, *, slot: int, seed: int, particip
         block_specs.append(("main", level, trials))
 
     c = protocol.constraints
+    durations = _durations(protocol, sum(len(items) for *_, items in block_specs), rng)
     last_seen, rows, blocks = {}, [], []
     for number, (kind, level, items) in enumerate(block_specs, start=1):
         ordered = order_block(
@@ -108,7 +111,7 @@ def build_design(protocol: Protocol, manifest, *, slot: int, seed: int, particip
             last_seen=last_seen, start=len(rows), label=f"block {number} ({kind}, {level})")
         for i, item in enumerate(ordered, start=1):
             rows.append(Trial(trial=len(rows) + 1, block=number, block_kind=kind, trial_in_block=i,
-                              durations_s=_durations(protocol, rng), **item))
+                              durations_s=durations[len(rows)], **item))
         blocks.append(Block(number=number, kind=kind, perspective=level, n_trials=len(ordered)))
     return Design(trials=tuple(rows), blocks=tuple(blocks), slot=slot, seed=seed,
                   participant_group=participant_group or "", block_order=tuple(order))
@@ -140,8 +143,7 @@ def _eligible(protocol, manifest):
     f = protocol.factors
     keep = []
     for s in manifest.stimuli:
-        values = asdict(s) | s.attributes
-        if any(str(values.get(col, "")) not in allowed for col, allowed in protocol.stimuli.filter.items()):
+        if any(_column(s, col) not in allowed for col, allowed in protocol.stimuli.filter.items()):
             continue
         if s.stimulus_type in f.stimulus_type and s.pain in f.pain:
             keep.append(s)
@@ -154,6 +156,11 @@ def _eligible(protocol, manifest):
             raise DesignError(f"{manifest.path}: column '{f.group.stimulus_attribute}' has values {bad}; "
                               f"allowed: {', '.join(f.group.participant_levels)} (filter the others out)")
     return keep
+
+
+def _column(stimulus, name):
+    value = getattr(stimulus, name) if name in Stimulus.__dataclass_fields__ else stimulus.attributes.get(name)
+    return "" if value is None else str(value)
 
 
 def _identity(s):
@@ -297,13 +304,16 @@ def _practice_trials(pool, protocol, teams, rng):
             partner = _opposite(cell, cells)
             seen.update({cell, partner})
             pairs.append((cell, partner))
+    queues = {cell: [] for cell in pool}
     items = []
     while len(items) < n:
         for i in rng.permutation(len(pairs)):
             for key, pain, persp in pairs[i][:: 1 if rng.random() < 0.5 else -1]:
                 if len(items) < n:
-                    images = pool[(key, pain)][int(rng.integers(len(pool[(key, pain)])))]
-                    items.append(_item(_pick(images, rng), key, persp or "none", teams))
+                    queue = queues[(key, pain)]
+                    if not queue:  # each identity once before any repeats
+                        queue.extend(pool[(key, pain)][j] for j in rng.permutation(len(pool[(key, pain)])))
+                    items.append(_item(_pick(queue.pop(), rng), key, persp or "none", teams))
     return items
 
 
@@ -322,12 +332,13 @@ def _flat(cell):
     return (stype, group, pain, persp)
 
 
-def _durations(protocol, rng):
-    out = []
+def _durations(protocol, n_trials, rng):
+    """Each trial's planned seconds per timeline event (jitter drawn uniformly); None for responses."""
+    columns = []
     for event in protocol.timeline:
         if isinstance(event, TIMED_EVENTS):
             lo, hi = event.duration_s
-            out.append(round(float(rng.uniform(lo, hi)), 4) if hi > lo else lo)
+            columns.append(np.round(rng.uniform(lo, hi, n_trials), 4).tolist() if hi > lo else [lo] * n_trials)
         else:
-            out.append(None)
-    return tuple(out)
+            columns.append([None] * n_trials)
+    return list(zip(*columns))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .design import n_slots
+from .errors import ProtocolError
 from .headless import HeadlessPresenter
 from .session import run_session
 from .simulated import SimulatedParticipant, draw_stimulus_effects, simulation_params
@@ -33,7 +34,7 @@ def participant_id(index):
 
 
 def run_pilot(loaded, manifest, *, n_participants, out_dir, seed=0, params=None, time_scale=0.0,
-              resume=False, presenter_factory=None, progress=None) -> PilotResult:
+              resume=False, presenter_factory=None, n_jobs=1, progress=None) -> PilotResult:
     """Simulate ``n_participants`` sessions into ``out_dir``; return their results.
 
     Parameters
@@ -53,44 +54,91 @@ def run_pilot(loaded, manifest, *, n_participants, out_dir, seed=0, params=None,
         Skip completed participants, resume interrupted ones, start the missing ones.
     presenter_factory : callable, optional
         ``presenter_factory(language, port)`` for a visual pilot; default: headless.
+    n_jobs : int
+        Worker processes for a data-only pilot (sessions are independent); 1 runs in-process.
     progress : callable, optional
-        ``progress(n_done_trials)`` after every trial.
+        ``progress(n)`` as trials (in-process) or whole sessions' trials (workers) finish.
     """
     protocol = loaded.protocol
-    sim = simulation_params(_merge(protocol.simulation, params or {}))
-    out_dir = Path(out_dir)
+    try:
+        sim = simulation_params(_merge(protocol.simulation, params or {}))
+    except ValueError as exc:
+        raise ProtocolError(loaded.path, str(exc), field="simulation (with --param)") from None
     root = np.random.SeedSequence(seed)
     stimulus_seq, *participant_seqs = root.spawn(1 + n_participants)
-    stimulus_ids = [s.stimulus_id for s in manifest.stimuli]
-    effects = draw_stimulus_effects(stimulus_ids, [r.name for r in protocol.ratings], sim,
-                                    np.random.default_rng(stimulus_seq))
-    slots, group = n_slots(protocol), protocol.factors.group
-    results = []
-    for index in range(1, n_participants + 1):
-        pid = participant_id(index)
-        child = participant_seqs[index - 1]
-        design_seed, answer_seed = (int(x) for x in child.generate_state(2))
-        participant_group = (group.participant_levels[((index - 1) // slots) % 2]
+    effects = draw_stimulus_effects([s.stimulus_id for s in manifest.stimuli],
+                                    [r.name for r in protocol.ratings], sim, np.random.default_rng(stimulus_seq))
+    jobs = [_Job(loaded, manifest, Path(out_dir), index, seed, participant_seqs[index - 1], sim, effects,
+                 time_scale, resume) for index in range(1, n_participants + 1)]
+    if n_jobs > 1 and presenter_factory is None and len(jobs) > 1:
+        results = _run_parallel(jobs, n_jobs, progress)
+    else:
+        results = []
+        for job in jobs:
+            result = job.run(presenter_factory, progress)
+            if result is not None:
+                results.append(result)
+                if result.status != "completed":
+                    break
+    return PilotResult(Path(out_dir), tuple(results))
+
+
+def _run_parallel(jobs, n_jobs, progress):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    results = [None] * len(jobs)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
+        futures = {pool.submit(job.run): i for i, job in enumerate(jobs)}
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            result = results[futures[future]] = future.result()
+            if progress and result is not None:
+                progress(result.n_done)
+    return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One simulated participant's session: everything needed to run it here or in a worker."""
+
+    loaded: object
+    manifest: object
+    out_dir: Path
+    index: int
+    pilot_seed: int
+    seed_sequence: object
+    sim: object
+    effects: dict
+    time_scale: float
+    resume: bool
+
+    def run(self, presenter_factory=None, progress=None):
+        protocol = self.loaded.protocol
+        pid = participant_id(self.index)
+        status = _resume_mode(self.out_dir, pid, protocol.name) if self.resume else "new"
+        if status == "completed":
+            return None
+        design_seed, answer_seed = (int(x) for x in self.seed_sequence.generate_state(2))
+        slots, group = n_slots(protocol), protocol.factors.group
+        participant_group = (group.participant_levels[((self.index - 1) // slots) % 2]
                              if group.kind == "natural" else None)
-        responder = SimulatedParticipant(protocol, sim, effects, answer_seed)
+        responder = SimulatedParticipant(protocol, self.sim, self.effects, answer_seed)
         port = VirtualPort()
         presenter = (presenter_factory(protocol.language, port) if presenter_factory
-                     else HeadlessPresenter(protocol, protocol.language, port, time_scale=time_scale))
-        extra = {"pilot": {"seed": seed, "participant_index": index, "answer_seed": answer_seed},
-                 "simulation": {"params": sim.to_dict(), "participant_truth": responder.truth}}
-        status = _resume_mode(out_dir, pid, protocol.name) if resume else "new"
-        if status == "completed":
-            continue
-        result = run_session(
-            loaded, manifest, participant=pid, session=1, out_dir=out_dir, presenter=presenter,
-            responder=responder, mode="pilot", simulated=True, seed=design_seed, slot=(index - 1) % slots,
-            participant_group=participant_group, resume=status == "resume", fsync=False,
-            sidecar_extra=extra, on_trial=(lambda done, total: progress(1)) if progress else None)
-        presenter.close()
-        results.append(result)
-        if result.status != "completed":
-            break
-    return PilotResult(out_dir, tuple(results))
+                     else HeadlessPresenter(protocol, protocol.language, port, time_scale=self.time_scale))
+        extra = {"pilot": {"seed": self.pilot_seed, "participant_index": self.index, "answer_seed": answer_seed},
+                 "simulation": {"params": self.sim.to_dict(), "participant_truth": responder.truth}}
+        try:
+            return run_session(
+                self.loaded, self.manifest, participant=pid, session=1, out_dir=self.out_dir, presenter=presenter,
+                responder=responder, mode="pilot", simulated=True, seed=design_seed,
+                slot=(self.index - 1) % slots, participant_group=participant_group, resume=status == "resume",
+                fsync=False, sidecar_extra=extra, on_trial=(lambda done, total: progress(1)) if progress else None)
+        finally:
+            presenter.close()
 
 
 def _merge(base, overrides):

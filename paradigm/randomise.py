@@ -70,31 +70,31 @@ def _check_feasible(items, signatures, factors, limits, min_distance, identity_o
 
 def _attempt(items, signatures, limits, min_distance, identity_of, last_seen, start, rng):
     n, n_factors = len(items), len(limits)
-    remaining = list(range(n))
+    buckets = {}
+    for i, sig in enumerate(signatures):
+        buckets.setdefault(sig, []).append(i)
+    identities = [identity_of(item) for item in items]
     counts = [Counter(sig[k] for sig in signatures) for k in range(n_factors)]
     run_level, run_length = [None] * n_factors, [0] * n_factors
     order = []
     for pos in range(n):
-        ok_signature = {}
+        left_after = n - pos - 1
         candidates = []
-        for i in remaining:
-            sig = signatures[i]
-            ok = ok_signature.get(sig)
-            if ok is None:
-                ok = ok_signature[sig] = _fits(sig, counts, run_level, run_length, limits, n - pos - 1)
-            if not ok:
+        for sig, members in buckets.items():
+            if not members or not _fits(sig, counts, run_level, run_length, limits, left_after):
                 continue
-            seen = last_seen.get(identity_of(items[i]))
-            if seen is not None and start + pos - seen <= min_distance:
-                continue
-            candidates.append(i)
+            for i in members:
+                seen = last_seen.get(identities[i])
+                if seen is None or start + pos - seen > min_distance:
+                    candidates.append(i)
         if not candidates:
             return None
         pick = candidates[int(rng.integers(len(candidates)))]
-        remaining.remove(pick)
+        sig = signatures[pick]
+        buckets[sig].remove(pick)
         order.append(pick)
-        last_seen[identity_of(items[pick])] = start + pos
-        for k, level in enumerate(signatures[pick]):
+        last_seen[identities[pick]] = start + pos
+        for k, level in enumerate(sig):
             counts[k][level] -= 1
             if run_level[k] == level:
                 run_length[k] += 1
@@ -111,11 +111,11 @@ def _fits(sig, counts, run_level, run_length, limits, left_after):
         if length > limit:
             return False
         for other, count in counts[k].items():
-            count -= other == level
-            if not count:
-                continue
-            separators = left_after - count
-            room = limit * separators + (limit - length if other == level else limit)
+            if other == level:
+                count -= 1
+                room = limit * (left_after - count) + limit - length
+            else:
+                room = limit * (left_after - count + 1)
             if count > room:
                 return False
     return True

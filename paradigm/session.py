@@ -7,6 +7,7 @@ with the same trial table, rebuilt from the seed, slot and group in the sidecar.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -54,8 +55,8 @@ def _now():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def software_versions(extra=None):
-    """Versions of Python and the libraries that shaped the data."""
+@functools.lru_cache(maxsize=1)
+def _library_versions():
     from importlib import metadata
 
     versions = {"python": sys.version.split()[0], "platform": platform.platform()}
@@ -64,7 +65,12 @@ def software_versions(extra=None):
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
-    return versions | (extra or {})
+    return versions
+
+
+def software_versions(extra=None):
+    """Versions of Python and the libraries that shaped the data."""
+    return _library_versions() | (extra or {})
 
 
 def run_session(loaded, manifest, *, participant, session=1, out_dir, presenter, responder, mode="pilot",
@@ -120,13 +126,14 @@ def run_session(loaded, manifest, *, participant, session=1, out_dir, presenter,
     columns = trial_columns(protocol)
     ensure_dataset_description(out_dir, protocol, columns)
     files.data_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        write_json_new(files.sidecar, sidecar)
-        write_json_new(files.events_json, events_sidecar(protocol))
     part = {"started_utc": _now(), "first_trial": start + 1, "status": "running"}
     sidecar["parts"].append(part)
     sidecar["status"] = "running"
-    write_json_atomic(files.sidecar, sidecar)
+    if resume:
+        write_json_atomic(files.sidecar, sidecar)
+    else:
+        write_json_new(files.sidecar, sidecar)
+        write_json_new(files.events_json, events_sidecar(protocol))
     writer = SessionWriter(files, columns, resume=resume, fsync=fsync)
     status, done = "crashed", start
     try:

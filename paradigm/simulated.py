@@ -155,7 +155,8 @@ class SimulatedParticipant:
         rng = np.random.default_rng(seed)
         self.protocol, self.params, self.seed = protocol, params, seed
         self.stimulus_effects = stimulus_effects
-        self._rng_trial = (None, None)
+        self._tables, self._means = {}, {}
+        self._rating_index = {r.name: i for i, r in enumerate(protocol.ratings)}
         self.truth = {"ratings": {}, "judgement_mu_s": None}
         self._person = {}
         for rating in protocol.ratings:
@@ -168,24 +169,46 @@ class SimulatedParticipant:
         self._judgement_mu = params.judgement_mu_s + rng.normal(0.0, params.judgement_sd_participant_s)
         self.truth["judgement_mu_s"] = float(self._judgement_mu)
 
-    def _rng(self, trial):
-        """A generator per trial, so a resumed session answers exactly as an uninterrupted one."""
-        if self._rng_trial[0] != trial.trial:
-            self._rng_trial = (trial.trial, np.random.default_rng([self.seed, trial.trial]))
-        return self._rng_trial[1]
+    CHUNK = 256
+
+    def _draws(self, trial):
+        """Standard normal, uniform and exponential variates for one trial.
+
+        Drawn in chunks seeded by (seed, chunk), so a resumed session answers exactly as an
+        uninterrupted one would, whatever trial it starts from.
+        """
+        chunk, row = divmod(trial.trial - 1, self.CHUNK)
+        if chunk not in self._tables:
+            rng = np.random.default_rng([self.seed, chunk])
+            n = len(self.protocol.ratings)
+            self._tables = {chunk: (rng.standard_normal((self.CHUNK, 2 * n + 1)).tolist(),
+                                    rng.random((self.CHUNK, n + 2)).tolist(),
+                                    rng.standard_exponential(self.CHUNK).tolist())}
+        z, u, e = self._tables[chunk]
+        return z[row], u[row], e[row]
+
+    def _cell_mean(self, trial, name):
+        """The rating's fixed-effect mean (percent of range) for the trial's cell."""
+        key = (name, trial.pain, trial.perspective, trial.group, trial.stimulus_type)
+        mean = self._means.get(key)
+        if mean is None:
+            p = self.params.rating(name)
+            mean = self._means[key] = p.intercept + sum(e * _x(trial, t) for t, e in p.effects.items())
+        return mean
 
     def rate(self, trial, rating):
         """Return ``(value or None, rt_s)``: the answer on the rating's own scale, or None after a lapse."""
-        p, rng = self.params.rating(rating.name), self._rng(trial)
-        rt = float(self.params.rating_rt_median_s * math.exp(rng.normal(0.0, self.params.rating_rt_sdlog)))
-        if rng.random() < self.params.lapse_rate:
+        r = self._rating_index[rating.name]
+        z, u, _ = self._draws(trial)
+        p = self.params.rating(rating.name)
+        rt = self.params.rating_rt_median_s * math.exp(self.params.rating_rt_sdlog * z[2 * r])
+        if u[r] < self.params.lapse_rate:
             return None, (rating.timeout_s or rt) + 0.5
         if rating.timeout_s and rt > rating.timeout_s:
             return None, rt
         u0, u1 = self._person[rating.name]
-        pct = (p.intercept + sum(e * _x(trial, term) for term, e in p.effects.items())
-               + u0 + u1 * _x(trial, "pain") + self.stimulus_effects[rating.name].get(trial.stimulus_id, 0.0)
-               + rng.normal(0.0, p.sd_residual))
+        pct = (self._cell_mean(trial, rating.name) + u0 + u1 * CODES["pain"][trial.pain]
+               + self.stimulus_effects[rating.name].get(trial.stimulus_id, 0.0) + p.sd_residual * z[2 * r + 1])
         low, high = rating.range
         value = min(max(low + pct / 100.0 * (high - low), low), high)
         if rating.step:
@@ -194,13 +217,14 @@ class SimulatedParticipant:
 
     def judge(self, trial, judgement):
         """Return ``(key or None, rt_s)`` for a pain / no-pain judgement."""
-        params, rng = self.params, self._rng(trial)
-        rt = (rng.normal(self._judgement_mu, params.judgement_sigma_s) + rng.exponential(params.judgement_tau_s)
+        params = self.params
+        z, u, e = self._draws(trial)
+        rt = (self._judgement_mu + params.judgement_sigma_s * z[-1] + params.judgement_tau_s * e
               + (params.judgement_pain_slowing_s if trial.pain == "pain" else 0.0))
-        rt = float(max(rt, 0.15))
-        if rng.random() < params.lapse_rate or (judgement.timeout_s and rt > judgement.timeout_s):
+        rt = max(rt, 0.15)
+        if u[-1] < params.lapse_rate or (judgement.timeout_s and rt > judgement.timeout_s):
             return None, judgement.timeout_s or rt
-        correct = rng.random() < params.judgement_accuracy
+        correct = u[-2] < params.judgement_accuracy
         answer = trial.pain if correct else ("neutral" if trial.pain == "pain" else "pain")
         return judgement.keys[answer], rt
 

@@ -67,7 +67,7 @@ def run_trial(context, trial, presenter, responder):
     events, timed_out = [], False
 
     def event(name, onset, **extra):
-        events.append({"onset": round(onset, 6), "trial_type": name, "trial": trial.trial, "block": trial.block,
+        events.append({"onset": onset, "trial_type": name, "trial": trial.trial, "block": trial.block,
                        "stimulus_id": trial.stimulus_id, "pain": trial.pain, "perspective": trial.perspective,
                        "group": trial.group, "value_code": code_for(codes, name, trial), **extra})
 
@@ -106,7 +106,7 @@ def run_trial(context, trial, presenter, responder):
                 event("feedback", presenter.show_feedback(message, FEEDBACK_S))
     end = presenter.now()
     for current, following in zip(events, events[1:] + [{"onset": end}]):
-        current["duration"] = round(following["onset"] - current["onset"], 6)
+        current["duration"] = following["onset"] - current["onset"]
     row["timed_out"] = timed_out
     row["timestamp_utc"] = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     return row, events
