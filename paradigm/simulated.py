@@ -48,10 +48,12 @@ class SimulationParams:
     """Everything the simulated participant needs; overridable by ``simulation:`` or ``--param``."""
 
     ratings: dict = field(default_factory=lambda: {
-        # other's pain: 8.15 vs 1.35 on 1-9 (open data, d_z ≈ 4.2) → ≈ 80 points of range
-        "pain_intensity": RatingParams(intercept=45.0, effects={
-            "pain": 75.0, "perspective": 5.0, "group": -2.0, "pain:group": -4.0, "pain:perspective": 3.0},
-            sd_participant=10.0, sd_participant_pain=17.0, corr=0.2, sd_stimulus=5.0, sd_residual=12.0),
+        # other's pain: 8.15 vs 1.35 on 1-9 (open data, d_z ≈ 4.2). Latent pain effect 90 and slope
+        # SD 30 give, after clipping at the anchors, observed means ≈ 9 vs 84 and d_z ≈ 4.2 (measured
+        # on 80 simulated participants of the default protocol).
+        "pain_intensity": RatingParams(intercept=46.0, effects={
+            "pain": 90.0, "perspective": 5.0, "group": -2.0, "pain:group": -4.0, "pain:perspective": 3.0},
+            sd_participant=10.0, sd_participant_pain=30.0, corr=0.2, sd_stimulus=5.0, sd_residual=12.0),
         # own unpleasantness: d_z ≈ 1.0; self − other ≈ +5.8 (cue-task open data)
         "unpleasantness": RatingParams(intercept=30.0, effects={
             "pain": 30.0, "perspective": 6.0, "group": -1.0, "pain:group": -3.0, "pain:perspective": 4.5},

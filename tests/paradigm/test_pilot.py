@@ -58,7 +58,7 @@ def test_pilot_files_follow_contract(pilot, default_protocol):
         assert sidecar["status"] == "completed" and sidecar["n_trials_done"] == 168
         assert sidecar["protocol"]["sha256"] == default_protocol.sha256 == data["protocol_sha256"].iloc[0]
         assert len(sidecar["manifest"]["sha256"]) == 64 and "numpy" in sidecar["software"]
-        assert sidecar["simulation"]["params"]["ratings"]["pain_intensity"]["effects"]["pain"] == 75.0
+        assert sidecar["simulation"]["params"]["ratings"]["pain_intensity"]["effects"]["pain"] == 90.0
         events = pd.read_csv(f"{stem}_events.tsv", sep="\t")
         assert list(events.columns[:3]) == ["onset", "duration", "trial_type"]
         assert (events["duration"] > 0).all() and events["onset"].is_monotonic_increasing
@@ -76,7 +76,7 @@ def test_slots_and_groups_crossed(pilot):
 
 
 def test_pilot_recovers_pain_effect(pilot):
-    """The simulated pain effect on the pain rating is near its true 75 points (neutral vs pain means)."""
+    """Pain pictures are rated far above neutral ones, as the simulator's large pain effect implies."""
     out, _ = pilot
     frames = [pd.read_csv(p) for p in sorted((out / "data").glob("*_data.csv"))]
     data = pd.concat(frames)
