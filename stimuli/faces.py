@@ -161,7 +161,7 @@ def _ellipsoid_light(cx, cy, rx, ry, ambient=0.58, diffuse=0.5):
     return f
 
 
-def render_face(params, aus=None, *, size_px=512, supersample=1.5):
+def render_face(params, aus=None, *, size_px=512, supersample=1.0):
     """Render a face; ``aus`` (:class:`ActionUnits`) defaults to neutral. Returns an RGB image."""
     p, a = params, aus or ActionUnits()
     cv = Canvas(size_px, supersample=supersample, background=background)
@@ -240,7 +240,7 @@ def _eyes(cv, p, a):
         ex, ey, w, h = s * p.eye_dx, p.eye_y, p.eye_w, p.eye_h
         top, bottom, mid = _lids(p, a, s)
         box = (ex - w - 0.02, ey - 2 * h, ex + w + 0.02, ey + 1.2 * h)
-        xs = np.linspace(ex - w, ex + w, 17)
+        xs = np.linspace(ex - w, ex + w, 11)
         # lower-lid bulge and crow's feet from orbital tightening
         if squeeze > 0:
             bulge = np.stack([xs * 0.9 + ex * 0.1, bottom(xs) + 0.03], axis=1)
@@ -281,7 +281,7 @@ def _brows(cv, p, a):
         inner = (s * (p.eye_dx - p.eye_w * 0.95 - 0.006 * a.au4), p.eye_y - p.brow_gap + lower)
         peak = (s * (p.eye_dx + 0.01), p.eye_y - p.brow_gap - 2 * p.brow_arch + 0.6 * lower)
         outer = (s * (p.eye_dx + p.eye_w * 1.35), p.eye_y - p.brow_gap + 0.012 + 0.2 * lower)
-        pts = bezier(inner, peak, outer, 14)
+        pts = bezier(inner, peak, outer, 9)
         th = p.brow_thick * (1 + 0.04 * a.au4)
         cv.paint(sd_polyline(pts, th, th * 0.45), stroke_bbox(pts, th + 0.02),
                  lambda x, y, d: _shaded(p.hair, 1.0 + 0.25 * np.sin(400 * x + 250 * y)), soft=0.002)
@@ -313,7 +313,7 @@ def _nose(cv, p, a):
     if a.au9 > 0:   # horizontal wrinkles across the bridge
         for k in range(3):
             yk = p.eye_y + 0.02 + 0.022 * k
-            pts = bezier((-0.04, yk + 0.005), (0, yk - 0.006), (0.04, yk + 0.005), 8)
+            pts = bezier((-0.04, yk + 0.005), (0, yk - 0.006), (0.04, yk + 0.005), 5)
             cv.paint(sd_polyline(pts, 0.0035), stroke_bbox(pts, 0.02), skin * 0.58, soft=0.004,
                      opacity=0.85 * a.au9 / 5)
 
@@ -339,7 +339,7 @@ def _mouth(cv, p, a):
     for s in (-1, 1):
         pts = bezier((s * (p.nose_w + 0.02), p.nose_y - 0.03 - 0.01 * nose),
                      (s * (w + 0.04 + 0.01 * nose), p.nose_y + 0.02),
-                     (s * (w + 0.03), my + 0.04), 12)
+                     (s * (w + 0.03), my + 0.04), 8)
         cv.paint(sd_polyline(pts, 0.005, 0.003), stroke_bbox(pts, 0.03), skin * 0.62, soft=0.012,
                  opacity=0.25 + 0.55 * nose)
     box = (-w - 0.03, my - 0.1, w + 0.03, my + 0.2)
@@ -358,7 +358,7 @@ def _mouth(cv, p, a):
         cv.paint(lambda x, y: y - inner_top(x) - 0.03, box, teeth, mask=gap_mask)
         if drop > 0.03:
             cv.paint(lambda x, y: inner_bot(x) - 0.022 - y, box, teeth, mask=gap_mask, opacity=0.9)
-    line = np.stack([np.linspace(-w, w, 21), inner_top(np.linspace(-w, w, 21))], axis=1)
+    line = np.stack([np.linspace(-w, w, 13), inner_top(np.linspace(-w, w, 13))], axis=1)
     cv.paint(sd_polyline(line, 0.003), stroke_bbox(line, 0.01), skin * 0.35, opacity=0.8)
 
 

@@ -110,7 +110,7 @@ def hand_regions(params):
     return {"instrument": (min(tx, ex) - 0.12, min(ty, ey) - 0.12, max(tx, ex) + 0.14, max(ty, ey) + 0.16)}
 
 
-def render_hand(params, instrument="swab", *, size_px=512, supersample=1.5):
+def render_hand(params, instrument="swab", *, size_px=512, supersample=1.0):
     """Render a hand touched by ``instrument`` (``"needle"`` = pain, ``"swab"`` = neutral)."""
     if instrument not in INSTRUMENTS:
         raise ValueError(f"'instrument' must be one of {', '.join(INSTRUMENTS)} (got {instrument!r})")

@@ -1,11 +1,12 @@
-"""A small supersampled rasteriser: signed-distance shapes painted onto a float RGB canvas.
+"""A small anti-aliased rasteriser: signed-distance shapes painted onto a float RGB canvas.
 
 Coordinates are image units: ``x`` runs from -1 (left edge) to +1 (right edge) and ``y``
 from -1 (top) to +1 (bottom), whatever the pixel size. A shape is a function
 ``sdf(x, y) -> distance`` (negative inside, in image units) plus a bounding box; only the
 pixels inside the box are evaluated, which keeps a face of ~80 shapes fast.
-The canvas renders at ``supersample`` times the output size and is reduced with Pillow's
-Lanczos filter, which anti-aliases every edge.
+Every edge gets an analytic one-pixel coverage ramp (anti-aliasing from the distance); for
+finer texture the canvas can also render at ``supersample`` times the output size and be
+reduced with Pillow's Lanczos filter.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class Canvas:
         RGB triple, or ``f(x, y) -> (h, 1, 3)`` for a vertical gradient (called with one column).
     """
 
-    def __init__(self, size_px, *, supersample=2, background=(128, 128, 128)):
+    def __init__(self, size_px, *, supersample=1.0, background=(128, 128, 128)):
         if int(size_px) < 16:
             raise ValueError(f"'size_px' must be at least 16 (got {size_px})")
         self.size_px = int(size_px)
