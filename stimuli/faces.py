@@ -163,7 +163,7 @@ def _ellipsoid_light(cx, cy, rx, ry, ambient=0.58, diffuse=0.5):
 
 def render_face(params, aus=None, *, size_px=512, supersample=1.0):
     """Render a face; ``aus`` (:class:`ActionUnits`) defaults to neutral. Returns an RGB image."""
-    p, a = params, aus or ActionUnits()
+    p, a = params, _visible(aus or ActionUnits())
     cv = Canvas(size_px, supersample=supersample, background=background)
     cy = 0.0
     _body(cv, p, cy)
@@ -174,6 +174,14 @@ def render_face(params, aus=None, *, size_px=512, supersample=1.0):
     _mouth(cv, p, a)
     _hair_front(cv, p, cy)
     return cv.image()
+
+
+def _visible(aus):
+    """Drawn strength of each graded action unit: concave in intensity, so that the weak and
+    moderate levels of FACS (A–C) are still visible at stimulus size; 0 stays exactly 0."""
+    graded = ("au4", "au6", "au7", "au9", "au10", "au26", "au27")
+    return ActionUnits(**{f.name: (5.0 * (getattr(aus, f.name) / 5.0) ** 0.6 if f.name in graded
+                                   else getattr(aus, f.name)) for f in fields(aus)})
 
 
 def _body(cv, p, cy):
