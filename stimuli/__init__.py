@@ -10,11 +10,11 @@ from .manifest import MANIFEST_COLUMNS, Manifest, Stimulus, read_manifest, write
 
 __all__ = ["MANIFEST_COLUMNS", "Manifest", "ManifestError", "Stimulus", "read_manifest", "write_manifest",
            "generate_set", "check_manifest", "match_set", "contact_sheet", "manifest_from_folder",
-           "ActionUnits", "render_face", "render_hand"]
+           "ActionUnits", "render_face", "render_hand", "team_marker"]
 __version__ = "0.1.0"
 
 _LAZY = {"generate_set": "generate", "check_manifest": "check", "match_set": "match",
-         "contact_sheet": "sheet", "manifest_from_folder": "folder", "ActionUnits": "faces",
+         "contact_sheet": "sheet", "manifest_from_folder": "folder", "ActionUnits": "faces", "team_marker": "markers",
          "render_face": "faces", "render_hand": "hands"}
 
 

@@ -120,3 +120,24 @@ def test_cli_user_error_is_one_line(tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path / "x"), "--size", "8"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["stimuli generate: 'size_px' must be at least 64 (got 8)"]
+
+
+@pytest.mark.parametrize("style", ["frame", "band"])
+def test_team_marker(style):
+    """The marker colours the border (frame) or the top band and leaves the centre alone."""
+    from stimuli.markers import TEAM_COLOURS, team_marker
+
+    img = Image.new("RGB", (100, 100), (128, 128, 128))
+    out = team_marker(img, TEAM_COLOURS[0], style=style, width_frac=0.05)
+    assert out.getpixel((2, 2)) == TEAM_COLOURS[0]
+    assert out.getpixel((50, 50)) == (128, 128, 128)
+    assert (out.getpixel((2, 50)) == TEAM_COLOURS[0]) == (style == "frame")
+    assert img.getpixel((2, 2)) == (128, 128, 128)
+
+
+def test_team_marker_rejects_bad_style():
+    """An unknown marker style names the allowed ones."""
+    from stimuli.markers import team_marker
+
+    with pytest.raises(ValueError, match="'style' must be one of frame, band"):
+        team_marker(Image.new("RGB", (10, 10)), (0, 0, 0), style="halo")
