@@ -131,7 +131,7 @@ def face_regions(params):
         "brow": (-ex - 0.08, brow_top, ex + 0.08, p.eye_y - p.eye_h),
         "eyes": (-ex - 0.10, p.eye_y - p.brow_gap, ex + 0.10, p.eye_y + 0.16),
         "nose": (-p.nose_w - 0.07, p.eye_y - 0.06, p.nose_w + 0.07, p.nose_y + 0.05),
-        "mouth": (-p.mouth_w - 0.12, p.nose_y - 0.06, p.mouth_w + 0.12, p.mouth_y + 0.20),
+        "mouth": (-1.3 * p.mouth_w - 0.1, p.nose_y - 0.06, 1.3 * p.mouth_w + 0.1, p.mouth_y + 0.27),
     }
 
 
@@ -260,6 +260,10 @@ def _eyes(cv, p, a):
                        (x0 + s * (0.03 + 0.012 * squeeze) * np.cos(ang), ey + 0.01 * k - 0.01 + 0.035 * np.sin(ang))]
                 cv.paint(sd_polyline(pts, 0.0035), stroke_bbox(pts, 0.02), np.array(p.skin) * 0.6,
                          soft=0.004, opacity=0.7 * squeeze)
+        if a.au6 > 0:   # raised cheek: a lit bulge below the eye
+            cv.paint(sd_ellipse(ex + s * 0.02, ey + 0.1 - 0.004 * a.au6, w * 0.95, 0.035),
+                     (ex - w - 0.1, ey, ex + w + 0.1, ey + 0.16), np.minimum(np.array(p.skin) * 1.12, 255),
+                     soft=0.02, opacity=0.35 * a.au6 / 5)
         # lid crease
         crease = np.stack([xs, top(xs) - 0.018 - 0.006 * (1 - a.au43)], axis=1)
         cv.paint(sd_polyline(crease[2:-2], 0.004, 0.003), stroke_bbox(crease, 0.02), np.array(p.skin) * 0.62,
@@ -331,9 +335,9 @@ def _mouth(cv, p, a):
     lip = skin * np.array([0.9, 0.58, 0.58], np.float32) + np.array([12, 0, 4], np.float32)
     nose = max(a.au9, a.au10) / 5
     open_ = min(1.0, max(a.au26, 1.4 * a.au27) / 5) if a.au25 else 0.0
-    w = p.mouth_w * (1 + 0.12 * nose + 0.05 * open_)
+    w = p.mouth_w * (1 + 0.18 * nose + 0.05 * open_)
     my = p.mouth_y - 0.006 * a.au10
-    raise_, drop = 0.006 * a.au10 * (a.au25 > 0), 0.07 * open_
+    raise_, drop = 0.009 * a.au10 * (a.au25 > 0), 0.10 * open_
     corner = 0.008 * nose
 
     def bump(x, power):
@@ -349,7 +353,7 @@ def _mouth(cv, p, a):
                      (s * (w + 0.04 + 0.01 * nose), p.nose_y + 0.02),
                      (s * (w + 0.03), my + 0.04), 8)
         cv.paint(sd_polyline(pts, 0.005, 0.003), stroke_bbox(pts, 0.03), skin * 0.62, soft=0.012,
-                 opacity=0.25 + 0.55 * nose)
+                 opacity=0.15 + 0.6 * nose)
     box = (-w - 0.03, my - 0.1, w + 0.03, my + 0.2)
     cv.paint(sd_ellipse(0, my + t_lo + drop + 0.035, w * 0.5, 0.018), box, skin * 0.72, soft=0.02,
              opacity=0.45)                                                     # shadow under the lower lip
