@@ -19,6 +19,7 @@ INSTRUMENTS = ("needle", "swab")
 SLEEVES = ((60, 70, 95), (130, 60, 60), (70, 100, 80), (150, 150, 155), (95, 80, 70), (40, 40, 48))
 LIGHT = (-0.45, -0.55, 0.70)
 TOOL_SCALE = 1.25           # instrument lengths relative to the drawing units below
+TOOL_WIDTH = 1.4            # instrument thickness relative to the drawing units below
 # finger base x, base angle (rad from vertical), length, radius — index, middle, ring, little
 FINGERS = ((-0.155, -0.10, 0.40, 0.050), (-0.05, -0.02, 0.45, 0.052), (0.055, 0.06, 0.42, 0.049),
            (0.155, 0.17, 0.33, 0.043))
@@ -191,6 +192,7 @@ def _along(t, d, a, b):
 
 def _stick(cv, t, d, a, b, ra, rb, colour, **kw):
     (ax, ay), (bx, by) = _along(t, d, a, b)
+    ra, rb = ra * TOOL_WIDTH, rb * TOOL_WIDTH
     pad = max(ra, rb) + 0.03
     cv.paint(sd_capsule(ax, ay, bx, by, ra, rb), (min(ax, bx) - pad, min(ay, by) - pad, max(ax, bx) + pad,
                                                   max(ay, by) + pad), colour, **kw)
@@ -203,16 +205,16 @@ def _shadow(cv, t, d, a, b, r):
 def _needle(cv, p, pose, skin):
     t, d = _instrument_axis(p, pose)
     _shadow(cv, t, d, 0.05, 0.7, 0.04)
-    cv.paint(sd_ellipse(*t, 0.05, 0.035), ellipse_bbox(*t, 0.05, 0.035, 0.06), (200, 40, 40), soft=0.03,
-             opacity=0.3)                                                        # reddened skin
+    cv.paint(sd_ellipse(*t, 0.06, 0.045), ellipse_bbox(*t, 0.06, 0.045, 0.08), (200, 40, 40), soft=0.03,
+             opacity=0.4)                                                        # reddened skin
     cv.paint(sd_ellipse(*t, 0.016, 0.01), ellipse_bbox(*t, 0.016, 0.01, 0.03), skin * 0.45, soft=0.006)
-    drop = (t[0] - 0.012, t[1] + 0.022)
-    cv.paint(sd_ellipse(*drop, 0.013, 0.016), ellipse_bbox(*drop, 0.013, 0.016, 0.02),
+    drop = (t[0] - 0.016, t[1] + 0.03)
+    cv.paint(sd_ellipse(*drop, 0.019, 0.024), ellipse_bbox(*drop, 0.019, 0.024, 0.02),
              lambda x, y, dd: np.clip(np.array([150, 10, 16], np.float32) * (0.8 + 0.6 * np.clip(-dd / 0.012, 0, 1))
                                       [..., None], 0, 255))
-    cv.paint(sd_ellipse(drop[0] - 0.004, drop[1] - 0.006, 0.004, 0.004), ellipse_bbox(*drop, 0.01, 0.01, 0.02),
+    cv.paint(sd_ellipse(drop[0] - 0.006, drop[1] - 0.009, 0.005, 0.005), ellipse_bbox(*drop, 0.02, 0.02, 0.02),
              (255, 220, 220), opacity=0.8)
-    _stick(cv, t, d, 0.0, 0.24, 0.0045, 0.0045, lambda x, y, dd: _metal((215, 218, 225), dd, 0.0045))
+    _stick(cv, t, d, 0.0, 0.24, 0.0045, 0.0045, lambda x, y, dd: _metal((215, 218, 225), dd, 0.0045 * TOOL_WIDTH))
     _stick(cv, t, d, 0.24, 0.3, 0.012, 0.02, (80, 150, 110))                     # hub
     _stick(cv, t, d, 0.3, 0.62, 0.036, 0.036, (225, 232, 238), opacity=0.92)     # barrel
     _stick(cv, t, d, 0.31, 0.46, 0.028, 0.028, (236, 220, 140), opacity=0.8)    # liquid
@@ -220,14 +222,15 @@ def _needle(cv, p, pose, skin):
         a = 0.34 + 0.035 * k
         (ax, ay), _ = _along(t, d, a, a)
         nx, ny = -d[1], d[0]
-        pts = ((ax + nx * 0.034, ay + ny * 0.034), (ax + nx * (0.012 if k % 2 else 0.0), ay + ny * (0.012 if k % 2 else 0.0)))
+        r0, r1 = 0.048, (0.017 if k % 2 else 0.0)
+        pts = ((ax + nx * r0, ay + ny * r0), (ax + nx * r1, ay + ny * r1))
         cv.paint(sd_capsule(*pts[0], *pts[1], 0.0025), (ax - 0.05, ay - 0.05, ax + 0.05, ay + 0.05), (90, 90, 100))
     (fx, fy), _ = _along(t, d, 0.62, 0.62)
-    cv.paint(sd_box(fx, fy, 0.012, 0.07, 0.008, -np.arctan2(d[1], d[0])), (fx - 0.1, fy - 0.1, fx + 0.1, fy + 0.1),
+    cv.paint(sd_box(fx, fy, 0.016, 0.095, 0.01, -np.arctan2(d[1], d[0])), (fx - 0.1, fy - 0.1, fx + 0.1, fy + 0.1),
              (200, 205, 212))                                                    # finger flange
     _stick(cv, t, d, 0.62, 0.74, 0.012, 0.012, (235, 238, 240))                 # plunger rod
     (qx, qy), _ = _along(t, d, 0.75, 0.75)
-    cv.paint(sd_box(qx, qy, 0.01, 0.045, 0.008, -np.arctan2(d[1], d[0])), (qx - 0.1, qy - 0.1, qx + 0.1, qy + 0.1),
+    cv.paint(sd_box(qx, qy, 0.014, 0.06, 0.01, -np.arctan2(d[1], d[0])), (qx - 0.1, qy - 0.1, qx + 0.1, qy + 0.1),
              (235, 238, 240))
 
 
@@ -236,9 +239,9 @@ def _swab(cv, p, pose, skin):
     _shadow(cv, t, d, 0.05, 0.7, 0.02)
     cv.paint(sd_ellipse(t[0] + 0.004, t[1] + 0.006, 0.03, 0.014), ellipse_bbox(*t, 0.03, 0.03, 0.03), skin * 0.6,
              soft=0.008, opacity=0.5)                                            # contact shadow
-    _stick(cv, t, d, 0.04, 0.72, 0.008, 0.008, lambda x, y, dd: _metal((240, 236, 226), dd, 0.008))
-    c = (t[0] + 0.034 * d[0], t[1] + 0.034 * d[1])
-    cv.paint(sd_ellipse(*c, 0.042, 0.024, float(np.arctan2(d[1], d[0]))), ellipse_bbox(*c, 0.042, 0.024, 0.02),
+    _stick(cv, t, d, 0.04, 0.72, 0.008, 0.008, lambda x, y, dd: _metal((240, 236, 226), dd, 0.008 * TOOL_WIDTH))
+    c = (t[0] + 0.05 * d[0], t[1] + 0.05 * d[1])
+    cv.paint(sd_ellipse(*c, 0.056, 0.032, float(np.arctan2(d[1], d[0]))), ellipse_bbox(*c, 0.056, 0.032, 0.02),
              lambda x, y, dd: np.clip(np.array([250, 250, 248], np.float32)
                                       * (0.72 + 0.3 * np.clip(-dd / 0.02, 0, 1) ** 0.5
                                          + 0.03 * np.sin(900 * x) * np.sin(700 * y))[..., None], 0, 255))
