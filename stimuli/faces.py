@@ -16,7 +16,8 @@ import numpy as np
 
 from .raster import Canvas, bezier, ellipse_bbox, sd_between, sd_box, sd_circle, sd_ellipse, sd_polyline, stroke_bbox
 
-__all__ = ["ActionUnits", "FaceParams", "random_face", "render_face", "face_regions", "SKIN_TONES"]
+__all__ = ["ActionUnits", "FaceParams", "random_face", "render_face", "render_face_pair", "face_regions",
+           "SKIN_TONES"]
 
 # Skin tones per default group (sRGB); group A lighter, group B darker.
 SKIN_TONES = {
@@ -163,17 +164,39 @@ def _ellipsoid_light(cx, cy, rx, ry, ambient=0.58, diffuse=0.5):
 
 def render_face(params, aus=None, *, size_px=512, supersample=1.0):
     """Render a face; ``aus`` (:class:`ActionUnits`) defaults to neutral. Returns an RGB image."""
-    p, a = params, _visible(aus or ActionUnits())
+    cv = _base(params, size_px, supersample)
+    _features(cv, params, aus or ActionUnits())
+    return cv.image()
+
+
+def render_face_pair(params, aus, *, size_px=512, supersample=1.0):
+    """Render ``(pain, neutral)`` images of one face; the shared layers are drawn once.
+
+    Identical to two :func:`render_face` calls, only faster.
+    """
+    base = _base(params, size_px, supersample)
+    neutral = base.copy()
+    _features(base, params, aus)
+    _features(neutral, params, ActionUnits())
+    return base.image(), neutral.image()
+
+
+def _base(p, size_px, supersample):
+    """Backdrop, body and head: everything drawn before the expression."""
     cv = Canvas(size_px, supersample=supersample, background=background)
-    cy = 0.0
-    _body(cv, p, cy)
-    _head(cv, p, cy)
+    _body(cv, p, 0.0)
+    _head(cv, p, 0.0)
+    return cv
+
+
+def _features(cv, p, aus):
+    """Eyes, brows, nose, mouth (all shaped by the action units), then the hair over the forehead."""
+    a = _visible(aus)
     _eyes(cv, p, a)
     _brows(cv, p, a)
     _nose(cv, p, a)
     _mouth(cv, p, a)
-    _hair_front(cv, p, cy)
-    return cv.image()
+    _hair_front(cv, p, 0.0)
 
 
 def _visible(aus):

@@ -60,20 +60,18 @@ def plan_set(seed=DEFAULT_SEED, *, identities_per_group=12, groups=("A", "B"), t
 
 def _render_job(job, out, size_px):
     """Render one identity's pain and neutral images into ``out``; return their manifest rows."""
-    from .faces import ActionUnits, render_face
-    from .hands import render_hand
+    from .faces import ActionUnits, render_face_pair
+    from .hands import render_hand_pair
 
     rows, p = [], job["params"]
     folder = Path(out) / job["type"]
-    for pain in ("pain", "neutral"):
-        if job["type"] == "face":
-            pspi = job["pspi"] if pain == "pain" else 0
-            img = render_face(p, ActionUnits.from_pspi(pspi), size_px=size_px)
-            attrs = {"hair_style": p.hair_style}
-        else:
-            pspi = None
-            img = render_hand(p, "needle" if pain == "pain" else "swab", size_px=size_px)
-            attrs = {"hand_side": p.side}
+    if job["type"] == "face":
+        images = render_face_pair(p, ActionUnits.from_pspi(job["pspi"]), size_px=size_px)
+        pspis, attrs = (job["pspi"], 0), {"hair_style": p.hair_style}
+    else:
+        images = render_hand_pair(p, size_px=size_px)
+        pspis, attrs = (None, None), {"hand_side": p.side}
+    for pain, img, pspi in zip(("pain", "neutral"), images, pspis):
         name = f"{job['identity']}_{pain}.png"
         path = folder / name
         img.save(path, format="PNG", compress_level=4)

@@ -13,7 +13,7 @@ import numpy as np
 from .faces import SKIN_TONES, background
 from .raster import Canvas, ellipse_bbox, sd_box, sd_capsule, sd_ellipse, smin
 
-__all__ = ["HandParams", "random_hand", "render_hand", "hand_regions", "INSTRUMENTS"]
+__all__ = ["HandParams", "random_hand", "render_hand", "render_hand_pair", "hand_regions", "INSTRUMENTS"]
 
 INSTRUMENTS = ("needle", "swab")
 SLEEVES = ((60, 70, 95), (130, 60, 60), (70, 100, 80), (150, 150, 155), (95, 80, 70), (40, 40, 48))
@@ -115,6 +115,23 @@ def render_hand(params, instrument="swab", *, size_px=512, supersample=1.0):
     """Render a hand touched by ``instrument`` (``"needle"`` = pain, ``"swab"`` = neutral)."""
     if instrument not in INSTRUMENTS:
         raise ValueError(f"'instrument' must be one of {', '.join(INSTRUMENTS)} (got {instrument!r})")
+    cv, skin = _base(params, size_px, supersample)
+    (_needle if instrument == "needle" else _swab)(cv, params, _Pose(params), skin)
+    return cv.image()
+
+
+def render_hand_pair(params, *, size_px=512, supersample=1.0):
+    """Render ``(pain, neutral)``: needle and swab on the same hand, the hand drawn once."""
+    pain, skin = _base(params, size_px, supersample)
+    neutral = pain.copy()
+    pose = _Pose(params)
+    _needle(pain, params, pose, skin)
+    _swab(neutral, params, pose, skin)
+    return pain.image(), neutral.image()
+
+
+def _base(params, size_px, supersample):
+    """Backdrop, drop shadow, hand, nails and sleeve: everything but the instrument."""
     p, pose = params, _Pose(params)
     cv = Canvas(size_px, supersample=supersample, background=background)
     corners = [pose.image(u, v) for u in (-0.56, 0.37) for v in (-0.52, 1.7)]
@@ -139,8 +156,7 @@ def render_hand(params, instrument="swab", *, size_px=512, supersample=1.0):
     cv.paint(lambda x, y: d_hand, full, shade)
     _details(cv, p, pose, skin)
     _sleeve(cv, p, pose)
-    (_needle if instrument == "needle" else _swab)(cv, p, pose, skin)
-    return cv.image()
+    return cv, skin
 
 
 def _details(cv, p, pose, skin):

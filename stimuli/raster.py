@@ -47,6 +47,13 @@ class Canvas:
             self.rgb = np.empty((self.n, self.n, 3), dtype=np.float32)
             self.rgb[:] = np.asarray(background, dtype=np.float32)
 
+    def copy(self):
+        """An independent canvas with the same pixels (to branch a drawing)."""
+        other = object.__new__(Canvas)
+        other.__dict__.update(self.__dict__)
+        other.rgb = self.rgb.copy()
+        return other
+
     def window(self, bbox):
         """Slices and coordinate grids for ``bbox = (x0, y0, x1, y1)``; None when off-canvas."""
         x0, y0, x1, y1 = bbox

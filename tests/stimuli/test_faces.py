@@ -89,3 +89,13 @@ def test_groups_differ_in_skin_tone():
     a = [sum(random_face(rng, "A").skin) for _ in range(5)]
     b = [sum(random_face(rng, "B").skin) for _ in range(5)]
     assert max(b) < min(a)
+
+
+def test_pair_renderer_matches_single_renders(face):
+    """render_face_pair gives the same bytes as rendering pain and neutral separately."""
+    from stimuli.faces import render_face_pair
+
+    aus = ActionUnits.from_pspi(9)
+    pain, neutral = render_face_pair(face, aus, size_px=96)
+    assert pain.tobytes() == render_face(face, aus, size_px=96).tobytes()
+    assert neutral.tobytes() == render_face(face, size_px=96).tobytes()

@@ -39,3 +39,12 @@ def test_unknown_instrument_is_refused(hand):
     """An instrument other than needle or swab names the allowed values."""
     with pytest.raises(ValueError, match="'instrument' must be one of needle, swab"):
         render_hand(hand, "scalpel", size_px=64)
+
+
+def test_pair_renderer_matches_single_renders(hand):
+    """render_hand_pair gives the same bytes as rendering needle and swab separately."""
+    from stimuli.hands import render_hand_pair
+
+    pain, neutral = render_hand_pair(hand, size_px=96)
+    assert pain.tobytes() == render_hand(hand, "needle", size_px=96).tobytes()
+    assert neutral.tobytes() == render_hand(hand, "swab", size_px=96).tobytes()
