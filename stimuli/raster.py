@@ -93,12 +93,14 @@ class Canvas:
         alpha *= opacity(x, y, d) if callable(opacity) else np.float32(opacity)
         if mask is not None:
             alpha *= mask(x, y)
-        if not alpha.any():
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        if not len(rows):
             return
+        sub = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))   # skip fully transparent margins
+        x, y, d, alpha = x[sub], y[sub], d[sub], alpha[sub]
         col = colour(x, y, d) if callable(colour) else np.asarray(colour, dtype=np.float32)
-        dst = self.rgb[sl]
-        a = alpha[..., None]
-        dst += a * (col - dst)
+        dst = self.rgb[sl][sub]
+        dst += alpha[..., None] * (col - dst)
 
     def image(self):
         """The canvas reduced to ``size_px`` as an 8-bit RGB :class:`PIL.Image.Image`."""
@@ -170,20 +172,36 @@ def sd_capsule(ax, ay, bx, by, ra, rb=None):
 
 
 def sd_polyline(points, r0, r1=None):
-    """Signed distance to a stroke along ``points`` whose radius tapers from r0 to r1."""
-    pts = np.asarray(points, dtype=np.float64)
-    r1 = r0 if r1 is None else r1
-    seg = np.hypot(*np.diff(pts, axis=0).T)
-    cum = np.concatenate([[0.0], np.cumsum(seg)]) / max(seg.sum(), 1e-12)
+    """Signed distance to a stroke along ``points`` whose radius tapers from r0 to r1.
+
+    On an axis-aligned grid each segment is evaluated only near itself; farther away the
+    distance is clamped to a positive margin (where it paints nothing anyway).
+    """
+    pts = [(float(px), float(py)) for px, py in np.asarray(points, dtype=np.float64)]
+    r0 = float(r0)
+    r1 = r0 if r1 is None else float(r1)
+    seg = [float(np.hypot(bx - ax, by - ay)) for (ax, ay), (bx, by) in zip(pts, pts[1:])]
+    total = max(sum(seg), 1e-12)
+    cum = [sum(seg[:k]) / total for k in range(len(pts))]
+    pad = max(r0, r1) + 0.03
+
+    def piece(k, x, y):
+        dist, t = _segment(x, y, *pts[k], *pts[k + 1])
+        return dist - (r0 + (r1 - r0) * (cum[k] + t * (cum[k + 1] - cum[k])))
 
     def f(x, y):
-        best = None
+        grid = (x.ndim == 2 and min(x.shape) > 1 and x[0, 0] == x[-1, 0] and y[0, 0] == y[0, -1])
+        if not grid:
+            return np.minimum.reduce([piece(k, x, y) for k in range(len(pts) - 1)])
+        xs, ys = x[0], y[:, 0]
+        best = np.full(x.shape, pad, dtype=np.float32)
         for k in range(len(pts) - 1):
-            dist, t = _segment(x, y, *pts[k], *pts[k + 1])
-            s = cum[k] + t * (cum[k + 1] - cum[k])
-            r = r0 + (r1 - r0) * s
-            d = dist - r
-            best = d if best is None else np.minimum(best, d)
+            (ax, ay), (bx, by) = pts[k], pts[k + 1]
+            j0, j1 = np.searchsorted(xs, [min(ax, bx) - pad, max(ax, bx) + pad])
+            i0, i1 = np.searchsorted(ys, [min(ay, by) - pad, max(ay, by) + pad])
+            if j1 > j0 and i1 > i0:
+                sub = (slice(i0, i1), slice(j0, j1))
+                best[sub] = np.minimum(best[sub], piece(k, x[sub], y[sub]))
         return best
     return f
 
