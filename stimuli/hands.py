@@ -255,9 +255,9 @@ def _swab(cv, p, pose, skin):
     _shadow(cv, t, d, 0.05, 0.7, 0.02)
     cv.paint(sd_ellipse(t[0] + 0.004, t[1] + 0.006, 0.03, 0.014), ellipse_bbox(*t, 0.03, 0.03, 0.03), skin * 0.6,
              soft=0.008, opacity=0.5)                                            # contact shadow
-    _stick(cv, t, d, 0.04, 0.72, 0.008, 0.008, lambda x, y, dd: _metal((240, 236, 226), dd, 0.008 * TOOL_WIDTH))
-    c = (t[0] + 0.05 * d[0], t[1] + 0.05 * d[1])
-    cv.paint(sd_ellipse(*c, 0.056, 0.032, float(np.arctan2(d[1], d[0]))), ellipse_bbox(*c, 0.056, 0.032, 0.02),
+    _stick(cv, t, d, 0.04, 0.74, 0.011, 0.011, lambda x, y, dd: _metal((240, 236, 226), dd, 0.011 * TOOL_WIDTH))
+    c = (t[0] + 0.058 * d[0], t[1] + 0.058 * d[1])
+    cv.paint(sd_ellipse(*c, 0.064, 0.038, float(np.arctan2(d[1], d[0]))), ellipse_bbox(*c, 0.064, 0.038, 0.02),
              lambda x, y, dd: np.clip(np.array([250, 250, 248], np.float32)
                                       * (0.72 + 0.3 * np.clip(-dd / 0.02, 0, 1) ** 0.5
                                          + 0.03 * np.sin(900 * x) * np.sin(700 * y))[..., None], 0, 255))
