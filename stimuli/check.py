@@ -142,7 +142,11 @@ def _check_files(stimuli, report):
     for line, s in stimuli:
         if s.path is None:
             continue
-        data = s.path.read_bytes()
+        try:
+            data = s.path.read_bytes()
+        except OSError as exc:
+            report.problems.append(f"line {line}: cannot read '{s.file}' ({exc.strerror or exc})")
+            continue
         digest = hashlib.sha256(data).hexdigest()
         if not s.sha256:
             report.warnings.append(f"line {line}: no sha256 for '{s.file}' (its content cannot be verified)")

@@ -127,7 +127,17 @@ def missing_required_column(m):
     return "missing column 'pain' (required: stimulus_id, stimulus_type, pain)"
 
 
-DEFECTS = [missing_file, hash_mismatch, unreadable_image, incomplete_pair, duplicate_id, unknown_column,
+def header_only(m):
+    m.write_text(m.read_text().splitlines()[0] + "\n")
+    return "no stimuli listed"
+
+
+def not_utf8(m):
+    m.write_bytes(m.read_bytes().replace(b"procedural", b"proc\xe9dural", 1))
+    return "not UTF-8 text"
+
+
+DEFECTS = [header_only, not_utf8, missing_file, hash_mismatch, unreadable_image, incomplete_pair, duplicate_id, unknown_column,
            bad_pain_value, bad_stimulus_type, pspi_out_of_range, size_mismatch, pair_mixes_identity,
            unbalanced_attribute, empty_pair_id, missing_required_column]
 
