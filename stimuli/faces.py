@@ -398,17 +398,26 @@ def _mouth(cv, p, a):
 
 
 def _hair_front(cv, p, cy):
-    vol = 0.05 if p.hair_style == "curly" else 0.025
+    """Hair over the skull and forehead; curly hair is fuller with a bumpy outline and coils."""
+    curly = p.hair_style == "curly"
+    vol = 0.075 if curly else 0.025
     top_y = cy - p.head_h * p.hairline
 
     def cap(x, y):
-        e = sd_ellipse(0, cy - 0.02, p.head_w + vol, p.head_h + vol)(x, y)
-        if p.hair_style == "curly":
-            e = e + 0.012 * np.sin(40 * np.arctan2(y - cy, x))
+        e = sd_ellipse(0, cy - 0.03, p.head_w + vol, p.head_h + vol)(x, y)
+        if curly:
+            e = e + 0.014 * np.sin(34 * np.arctan2(y - cy, x))
         ax = np.abs(x) / p.head_w
         line = top_y + 0.08 * ax ** 2 + 1.3 * np.clip(ax - 0.76, 0, 1) + (0.03 * x if p.hair_style == "long" else 0.0)
+        if curly:
+            line = line + 0.012 * np.sin(60 * x)
         return np.maximum(e, y - line)
     light = _ellipsoid_light(0, cy - 0.1, p.head_w + vol, p.head_h + vol, 0.55, 0.6)
-    cv.paint(cap, (-p.head_w - 0.1, cy - p.head_h - 0.1, p.head_w + 0.1, top_y + 0.45),
-             lambda x, y, d: _shaded(p.hair, light(x, y) * (0.88 + 0.12 * np.sin(
-                 140 * np.arctan2(y - cy - 0.3, x)))), soft=0.003)
+
+    def texture(x, y, d):
+        if curly:
+            coils = 0.82 + 0.18 * np.sin(95 * x + 8 * np.sin(70 * y)) * np.sin(95 * y + 8 * np.sin(70 * x))
+        else:
+            coils = 0.88 + 0.12 * np.sin(140 * np.arctan2(y - cy - 0.3, x))
+        return _shaded(p.hair, light(x, y) * coils)
+    cv.paint(cap, (-p.head_w - 0.12, cy - p.head_h - 0.12, p.head_w + 0.12, top_y + 0.45), texture, soft=0.003)
