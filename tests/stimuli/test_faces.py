@@ -14,6 +14,16 @@ def face():
     return random_face(np.random.default_rng(11), "A")
 
 
+@pytest.fixture(scope="module", params=[("A", "short"), ("A", "long"), ("B", "curly"), ("B", "long")],
+                ids=lambda v: "-".join(v))
+def faces(request):
+    """Faces of both groups and several hair styles."""
+    from dataclasses import replace
+
+    group, hair = request.param
+    return replace(random_face(np.random.default_rng(len(hair)), group), hair_style=hair)
+
+
 def _px(img):
     return np.asarray(img, dtype=np.int16)
 
@@ -54,8 +64,9 @@ def test_pspi_zero_renders_identical_to_neutral(face):
         render_face(face, size_px=SIZE).tobytes()
 
 
-def test_change_grows_with_pspi(face):
+def test_change_grows_with_pspi(faces):
     """The summed absolute difference from neutral increases with every PSPI step of 4."""
+    face = faces
     neutral = _px(render_face(face, size_px=SIZE))
     change = [np.abs(_px(render_face(face, ActionUnits.from_pspi(k), size_px=SIZE)) - neutral).sum()
               for k in (0, 4, 8, 12, 16)]
@@ -63,8 +74,9 @@ def test_change_grows_with_pspi(face):
     assert all(b > a for a, b in zip(change, change[1:])), change
 
 
-def test_change_is_confined_to_brow_eye_nose_mouth(face):
+def test_change_is_confined_to_brow_eye_nose_mouth(faces):
     """Every changed pixel lies in the brow, eye, nose or mouth region; each region changes."""
+    face = faces
     neutral = _px(render_face(face, size_px=SIZE))
     diff = np.abs(_px(render_face(face, ActionUnits.from_pspi(16), size_px=SIZE)) - neutral).sum(axis=2)
     mask = _region_mask(face, SIZE)

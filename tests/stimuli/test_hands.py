@@ -9,9 +9,10 @@ from stimuli.hands import hand_regions, random_hand, render_hand
 SIZE = 192
 
 
-@pytest.fixture(scope="module", params=["A", "B"])
+@pytest.fixture(scope="module", params=[("A", 3), ("B", 3), ("A", 5), ("B", 8)], ids=lambda v: f"{v[0]}-seed{v[1]}")
 def hand(request):
-    return random_hand(np.random.default_rng(3), request.param)
+    """Hands of both groups, left and right, in several poses."""
+    return random_hand(np.random.default_rng(request.param[1]), request.param[0])
 
 
 def test_pair_differs_only_at_the_instrument(hand):
