@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .facs import ActionUnits
 from .raster import Canvas, bezier, ellipse_bbox, sd_between, sd_box, sd_circle, sd_ellipse, sd_polyline, stroke_bbox
 
 __all__ = ["ActionUnits", "FaceParams", "random_face", "render_face", "render_face_pair", "face_regions",
@@ -29,47 +30,6 @@ HAIR = {"A": ((38, 28, 22), (92, 62, 38), (150, 108, 62), (196, 160, 104), (120,
 IRIS = ((92, 62, 38), (60, 40, 26), (74, 112, 150), (96, 120, 78), (120, 92, 52))
 SHIRTS = ((70, 92, 130), (120, 60, 62), (72, 110, 90), (110, 110, 120), (150, 130, 90), (60, 60, 70))
 LIGHT = tuple(float(v) for v in np.array([-0.35, -0.5, 0.79]) / np.linalg.norm([-0.35, -0.5, 0.79]))
-
-
-@dataclass(frozen=True)
-class ActionUnits:
-    """FACS action-unit intensities: AU4, AU6, AU7, AU9, AU10, AU26, AU27 0–5; AU25, AU43 0/1."""
-
-    au4: float = 0
-    au6: float = 0
-    au7: float = 0
-    au9: float = 0
-    au10: float = 0
-    au43: float = 0
-    au25: float = 0
-    au26: float = 0
-    au27: float = 0
-
-    def __post_init__(self):
-        for f in fields(self):
-            value, top = getattr(self, f.name), (1 if f.name in ("au25", "au43") else 5)
-            if not 0 <= value <= top:
-                raise ValueError(f"'{f.name}' must be from 0 to {top} (got {value})")
-
-    @property
-    def pspi(self):
-        """Prkachin–Solomon Pain Intensity of these action units (0–16)."""
-        return self.au4 + max(self.au6, self.au7) + max(self.au9, self.au10) + self.au43
-
-    @classmethod
-    def from_pspi(cls, pspi):
-        """Action units with the given integer PSPI (0–16), spread evenly over the pain actions.
-
-        Eyes close (AU43) from PSPI 13; the mouth opens in proportion to PSPI.
-        """
-        if isinstance(pspi, bool) or int(pspi) != pspi or not 0 <= pspi <= 16:
-            raise ValueError(f"'pspi' must be an integer from 0 to 16 (got {pspi!r})")
-        pspi = int(pspi)
-        au43 = 1 if pspi >= 13 else 0
-        base, extra = divmod(pspi - au43, 3)
-        orbital, nose = base + (extra >= 2), base
-        return cls(au4=base + (extra >= 1), au6=orbital, au7=orbital, au9=nose, au10=nose, au43=au43,
-                   au25=1 if pspi > 0 else 0, au26=round(5 * pspi / 16))
 
 
 @dataclass(frozen=True)
@@ -211,7 +171,8 @@ def _body(cv, p, cy):
     skin = np.asarray(p.skin, np.float32)
     if p.hair_style == "long":
         hair_sdf = sd_ellipse(0, cy + 0.12, p.head_w + 0.12, p.head_h + 0.12)
-        cv.paint(hair_sdf, ellipse_bbox(0, cy + 0.12, p.head_w + 0.12, p.head_h + 0.12, 0.01), lambda x, y, d: _shaded(p.hair, 0.75 + 0.1 * np.sin(90 * x)))
+        cv.paint(hair_sdf, ellipse_bbox(0, cy + 0.12, p.head_w + 0.12, p.head_h + 0.12, 0.01),
+                 lambda x, y, d: _shaded(p.hair, 0.75 + 0.1 * np.sin(90 * x)))
     # neck with the jaw's shadow
     neck_top = cy + p.head_h * 0.55
     cv.paint(sd_box(0, (neck_top + 1.05) / 2, 0.19, (1.05 - neck_top) / 2, 0.05), (-0.3, neck_top - 0.1, 0.3, 1),
@@ -306,8 +267,8 @@ def _eyes(cv, p, a):
             lower = np.stack([xs, bottom(xs)], axis=1)
             cv.paint(sd_polyline(lower, 0.003), stroke_bbox(lower, 0.01), np.array(p.skin) * 0.7, opacity=0.8)
         lash = np.stack([xs, top(xs)], axis=1)
-        cv.paint(sd_polyline(lash, 0.005, 0.008 if s > 0 else 0.005) if s > 0 else sd_polyline(lash[::-1], 0.005, 0.008),
-                 stroke_bbox(lash, 0.02), (28, 20, 18))
+        # lash line, thickening towards the outer corner
+        cv.paint(sd_polyline(lash if s > 0 else lash[::-1], 0.005, 0.008), stroke_bbox(lash, 0.02), (28, 20, 18))
 
 
 def _brows(cv, p, a):

@@ -137,7 +137,8 @@ def not_utf8(m):
     return "not UTF-8 text"
 
 
-DEFECTS = [header_only, not_utf8, missing_file, hash_mismatch, unreadable_image, incomplete_pair, duplicate_id, unknown_column,
+DEFECTS = [header_only, not_utf8, missing_file, hash_mismatch, unreadable_image, incomplete_pair, duplicate_id,
+           unknown_column,
            bad_pain_value, bad_stimulus_type, pspi_out_of_range, size_mismatch, pair_mixes_identity,
            unbalanced_attribute, empty_pair_id, missing_required_column]
 
