@@ -14,7 +14,7 @@ __all__ = ["MANIFEST_COLUMNS", "Manifest", "ManifestError", "Stimulus", "read_ma
 __version__ = "0.1.0"
 
 _LAZY = {"generate_set": "generate", "check_manifest": "check", "match_set": "match",
-         "contact_sheet": "sheet", "manifest_from_folder": "folder", "ActionUnits": "faces", "team_marker": "markers",
+         "contact_sheet": "sheet", "manifest_from_folder": "folder", "ActionUnits": "facs", "team_marker": "markers",
          "render_face": "faces", "render_hand": "hands"}
 
 

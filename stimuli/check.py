@@ -162,6 +162,8 @@ def _check_files(stimuli, report):
                                    f"{str(exc)[:80]})")
         if s.stimulus_type == "face" and s.pain == "pain" and s.pspi is None:
             report.warnings.append(f"line {line}: pain face '{s.stimulus_id}' has no pspi")
+        if s.pain == "neutral" and s.pspi:
+            report.warnings.append(f"line {line}: neutral '{s.stimulus_id}' has pspi {s.pspi:g} (expected 0)")
     return images
 
 

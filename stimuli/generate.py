@@ -85,6 +85,18 @@ def _render_job(job, out, size_px):
     return rows
 
 
+def _remove_stale(out, types, keep):
+    """Delete images a previous generation left in ``out/<type>/`` that the new set does not list."""
+    import re
+
+    ours = re.compile(r"^(face|hand)_[^/]+_(pain|neutral)\.png$")
+    for stype in types:
+        for path in (Path(out) / stype).glob("*.png"):
+            if ours.match(path.name) and f"{stype}/{path.name}" not in keep:
+                path.unlink()
+                log.info("removed stale %s", path)
+
+
 def _settings(seed, identities_per_group, groups, types, size_px):
     from . import __version__
     return {"generator": "stimuli.generate", "version": __version__, "seed": int(seed),
@@ -152,6 +164,7 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
     else:
         results = [_render_job(job, out, size_px) for job in jobs]
     rows = [row for pair in results for row in pair]
+    _remove_stale(out, types, {row["file"] for row in rows})
     write_manifest(manifest_path, rows, attributes=ATTRIBUTES)
     (out / SIDECAR).write_text(json.dumps(settings, indent=2) + "\n")
     log.info("wrote %d images and %s", len(rows), manifest_path)

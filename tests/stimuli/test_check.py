@@ -207,3 +207,12 @@ def test_stats_csv_is_written(small_set, tmp_path):
     assert main(["check", str(small_set), "--stats-csv", str(out)]) == 0
     _, rows = _rows(out)
     assert len(rows) == 16 and {"mean_luminance", "rms_contrast", "spectral_slope"} <= set(rows[0])
+
+
+def test_neutral_with_pspi_is_a_warning(set_copy):
+    """A neutral face with a PSPI above 0 is flagged as a warning."""
+    _, rows = _rows(set_copy)
+    index = next(i for i, r in enumerate(rows) if r["stimulus_type"] == "face" and r["pain"] == "neutral")
+    _edit(set_copy, index, pspi="5")
+    report = check_manifest(set_copy, stats=False)
+    assert report.ok and any("has pspi 5 (expected 0)" in w for w in report.warnings)
