@@ -104,6 +104,14 @@ def _settings(seed, identities_per_group, groups, types, size_px):
             "types": list(types), "size_px": int(size_px)}
 
 
+def _made_here(out):
+    """Whether ``out`` carries the sidecar that generate_set writes."""
+    try:
+        return json.loads((Path(out) / SIDECAR).read_text()).get("generator") == "stimuli.generate"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def set_is_current(out, settings):
     """Whether ``out`` holds a set made with ``settings`` whose files all match the manifest hashes."""
     from .manifest import read_manifest
@@ -149,6 +157,9 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
     if if_missing and set_is_current(out, settings):
         log.info("%s is current (seed %s); not regenerating", manifest_path, seed)
         return manifest_path
+    if manifest_path.exists() and not _made_here(out):
+        raise ValueError(f"'out' holds a manifest.csv that stimuli generate did not write ({manifest_path}); "
+                         f"choose an empty or generated folder")
     jobs = plan_set(seed, identities_per_group=identities_per_group, groups=groups, types=types)
     for stype in types:
         (out / stype).mkdir(parents=True, exist_ok=True)

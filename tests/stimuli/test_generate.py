@@ -110,3 +110,11 @@ def test_regenerating_smaller_removes_stale_images(set_copy, small_settings):
     generate_set(set_copy.parent, seed=7, **{**small_settings, "identities_per_group": 1})
     listed = {s.path for s in read_manifest(set_copy).stimuli}
     assert set(set_copy.parent.rglob("*.png")) == listed and len(listed) == 8
+
+
+def test_refuses_to_overwrite_a_foreign_manifest(tmp_path):
+    """A folder holding someone else's manifest.csv is left alone."""
+    (tmp_path / "manifest.csv").write_text("file,stimulus_id\n")
+    with pytest.raises(ValueError, match="holds a manifest.csv that stimuli generate did not write"):
+        generate_set(tmp_path, identities_per_group=1, size_px=64, workers=1)
+    assert (tmp_path / "manifest.csv").read_text() == "file,stimulus_id\n"
