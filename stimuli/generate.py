@@ -146,12 +146,17 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
         Image width and height in pixels.
     workers : int, optional
         Rendering processes (default: up to 2, by CPU count); 1 renders in this process.
+        Workers are spawned, so a script calling this with several workers needs the usual
+        ``if __name__ == "__main__":`` guard.
     if_missing : bool
         Skip generation when ``out`` already holds this set and every file matches its hash.
     """
     out = Path(out)
     if int(size_px) < 64:
         raise ValueError(f"'size_px' must be at least 64 (got {size_px})")
+    workers = min(2, os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"'workers' must be at least 1 (got {workers})")
     settings = _settings(seed, identities_per_group, groups, types, size_px)
     manifest_path = out / "manifest.csv"
     if if_missing and set_is_current(out, settings):
@@ -165,7 +170,6 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
         (out / stype).mkdir(parents=True, exist_ok=True)
     if manifest_path.exists():
         manifest_path.unlink()          # a half-written set must never look complete
-    workers = min(2, os.cpu_count() or 1) if workers is None else int(workers)
     if workers > 1 and len(jobs) > 2:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

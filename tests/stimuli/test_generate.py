@@ -91,6 +91,7 @@ def test_manifest_has_declared_attributes(small_set):
     ({"identities_per_group": 0}, "'identities_per_group' must be at least 1"),
     ({"size_px": 10}, "'size_px' must be at least 64"),
     ({"types": ("face", "foot")}, "'types' must be face and/or hand"),
+    ({"workers": 0}, "'workers' must be at least 1"),
 ])
 def test_bad_settings_are_refused(tmp_path, kwargs, message):
     """Impossible settings raise ValueError naming the parameter."""
