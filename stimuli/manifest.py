@@ -16,7 +16,11 @@ source, licence where the image comes from and under which terms
 sha256          hex digest of the file, checked by ``stimuli check``
 =============== ========================================================================
 
-Any further column is a free attribute (sex, age, …) kept in ``Stimulus.attributes``.
+Any further column is a free attribute kept in ``Stimulus.attributes``. Free attributes are
+declared by name: either one of the common names in :data:`ATTRIBUTE_NAMES` (``sex``, ``age``,
+``ethnicity``, ``skin_tone``, ``hand_side``, …) or any name starting with ``attr_`` (e.g.
+``attr_camera``). :func:`read_manifest` keeps every extra column; ``stimuli check`` reports
+any other column as unknown, which catches typos such as ``pian`` or ``licence_``.
 """
 from __future__ import annotations
 
@@ -31,6 +35,11 @@ MANIFEST_COLUMNS = (
     "pspi", "label", "source", "licence", "sha256",
 )
 REQUIRED_COLUMNS = ("stimulus_id", "stimulus_type", "pain")
+ATTRIBUTE_NAMES = (
+    "sex", "gender", "age", "age_group", "ethnicity", "race", "skin_tone", "hair", "hair_style",
+    "expression", "body_part", "hand_side", "view", "model", "set", "notes", "description",
+)
+ATTRIBUTE_PREFIX = "attr_"
 STIMULUS_TYPES = ("face", "hand", "cue")
 PAIN_LEVELS = ("pain", "neutral")
 
@@ -152,3 +161,34 @@ def _parse_row(row, line, root, check_files):
     known.pop("file")
     return Stimulus(file=file, path=image, pspi=pspi, attributes=extra,
                     **{k: v for k, v in known.items()}), []
+
+
+def is_attribute_column(name):
+    """Whether ``name`` is a declared free attribute (a common name or ``attr_…``)."""
+    return name in ATTRIBUTE_NAMES or (name.startswith(ATTRIBUTE_PREFIX) and len(name) > len(ATTRIBUTE_PREFIX))
+
+
+def write_manifest(path, rows, *, attributes=()):
+    """Write ``rows`` (dicts keyed by column) as a manifest CSV with the standard columns first.
+
+    Parameters
+    ----------
+    path : str or Path
+        Where to write; the folder must exist.
+    rows : iterable of dict
+        One dict per stimulus; missing columns are written empty.
+    attributes : sequence of str
+        Free attribute columns appended after the standard ones, in this order.
+    """
+    bad = [a for a in attributes if not is_attribute_column(a)]
+    if bad:
+        raise ValueError(f"attribute columns must be one of {', '.join(ATTRIBUTE_NAMES)} or start with "
+                         f"'{ATTRIBUTE_PREFIX}' (got {', '.join(bad)})")
+    columns = list(MANIFEST_COLUMNS) + list(attributes)
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
+    return path
