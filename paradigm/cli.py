@@ -27,6 +27,18 @@ def _parser():
     p = sub.add_parser("validate", help="check a protocol and its stimuli; print the design summary")
     protocol_args(p)
 
+    p = sub.add_parser("run", help="a lab session in a PsychoPy window (start dialog unless --participant)")
+    protocol_args(p)
+    p.add_argument("--participant", help="participant id (letters and digits); without it a dialog asks")
+    p.add_argument("--session", type=int, default=1, help="session number (default 1)")
+    p.add_argument("--group", help="the participant's group, when the protocol compares natural groups")
+    p.add_argument("--language", help="instruction language (default: the protocol's)")
+    p.add_argument("--slot", type=int, help="counterbalancing slot (default: from the participant number)")
+    p.add_argument("--out", default="results", help="dataset folder (data/ inside; default: results)")
+    p.add_argument("--resume", action="store_true", help="continue this participant's interrupted session")
+    p.add_argument("--windowed", action="store_true", help="a window instead of full screen (development)")
+    p.add_argument("--screenshots", metavar="DIR", help="save the first frame of each kind of screen in DIR")
+
     p = sub.add_parser("pilot", help="simulated participants run the protocol (data-only or --visual)")
     protocol_args(p)
     p.add_argument("--participants", type=int, required=True, help="number of simulated participants")
@@ -39,6 +51,7 @@ def _parser():
                    help="data-only: pace the virtual clock in real time times this factor (0 = instant)")
     p.add_argument("--resume", action="store_true",
                    help="skip completed participants in --out, resume interrupted ones, start missing ones")
+    p.add_argument("--screenshots", metavar="DIR", help="--visual: save the first frame of each kind of screen")
     p.add_argument("--jobs", type=int, default=None,
                    help="worker processes for a data-only pilot (default: number of cores)")
     return parser
@@ -50,7 +63,7 @@ def main(argv=None):
                                               logging.INFO if args.verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"validate": _validate, "pilot": _pilot}[args.command](args)
+        return {"validate": _validate, "run": _run, "pilot": _pilot}[args.command](args)
     except _user_errors() as exc:
         print(f"paradigm {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -123,7 +136,7 @@ def _pilot(args):
         simulation_params(params)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
-    presenter_factory = _visual_presenter_factory(loaded, manifest) if args.visual else None
+    presenter_factory = _visual_presenter_factory(loaded, manifest, args.screenshots) if args.visual else None
     n_jobs = args.jobs or os.cpu_count() or 1
     if n_jobs < 1:
         raise _UsageError(f"--jobs must be at least 1 (got {n_jobs})")
@@ -156,10 +169,46 @@ def _progress_bar(n_participants, loaded, manifest):
     return tqdm(total=n_participants * per_session, unit="trial", desc="pilot")
 
 
-def _visual_presenter_factory(loaded, manifest):
+def _lab():
+    """The lab subpackage (PsychoPy), or a one-line usage error saying how to install it."""
     try:
-        from .psychopy_presenter import visual_pilot_factory
+        from . import lab  # noqa: F401
+        from .lab import run
     except ImportError as exc:
-        raise _UsageError(f"--visual needs PsychoPy and a display ({exc}); install the 'lab' extra: "
-                          "pip install '.[lab]'") from None
-    return visual_pilot_factory(loaded, manifest)
+        raise _UsageError(f"this needs PsychoPy ({exc}); install the 'lab' extra: pip install '.[lab]'") from None
+    return run
+
+
+def _visual_presenter_factory(loaded, manifest, screenshots):
+    _require_display()
+    return _lab().visual_pilot_factory(loaded, manifest, screenshot_dir=screenshots)
+
+
+def _require_display():
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("win32", "darwin")):
+        raise _UsageError("a PsychoPy window needs a display: set DISPLAY, or run under xvfb-run -a")
+
+
+def _run(args):
+    if args.session < 1:
+        raise _UsageError(f"--session must be 1 or more (got {args.session})")
+    loaded, manifest = _load(args)
+    _require_display()
+    lab = _lab()
+    start = {"participant": args.participant, "session": args.session, "group": args.group,
+             "language": args.language}
+    if args.participant is None:
+        from .lab.dialog import ask_start
+
+        start = ask_start(loaded.protocol)
+        if start is None:
+            print("paradigm run: cancelled at the start dialog; nothing was written", file=sys.stderr)
+            return 0
+        if not isinstance(start["session"], int) or start["session"] < 1:
+            raise _UsageError(f"session must be a whole number ≥ 1 (got {start['session']!r})")
+    result = lab.run_lab(loaded, manifest, participant=start["participant"], session=start["session"],
+                         out_dir=args.out, participant_group=start["group"], language=start["language"],
+                         slot=args.slot, resume=args.resume, windowed=args.windowed,
+                         screenshot_dir=args.screenshots)
+    print(f"paradigm run: session {result.status}, {result.n_done} of {result.n_planned} trials in {result.files.trials}")
+    return 0 if result.status in ("completed", "aborted") else 1

@@ -158,6 +158,11 @@ def _eligible(protocol, manifest):
     return keep
 
 
+def eligible_stimuli(protocol, manifest):
+    """The manifest rows a participant of ``protocol`` can be shown (filter and factor levels applied)."""
+    return _eligible(protocol, manifest)
+
+
 def _column(stimulus, name):
     value = getattr(stimulus, name) if name in Stimulus.__dataclass_fields__ else stimulus.attributes.get(name)
     return "" if value is None else str(value)

@@ -1,7 +1,7 @@
 """What the session loop asks of a presenter; two implement it.
 
 - :class:`paradigm.headless.HeadlessPresenter`: no window, a virtual clock (data-only pilot);
-- ``paradigm.psychopy_presenter.PsychoPyPresenter``: a PsychoPy window (lab session, visual pilot).
+- ``paradigm.lab.presenter.PsychoPyPresenter``: a PsychoPy window (lab session, visual pilot).
 
 Every ``show_*`` call returns the onset (seconds from session start, at the flip that showed
 the screen in a window) and sends ``code`` on that flip. Response calls get the responder

@@ -261,6 +261,8 @@ class Instructions(_Model):
     feedback_incorrect: str = "Wrong"
     feedback_too_slow: str = "Too slow"
     continue_prompt: str = "Press space to continue."
+    rating_prompt: str = "Click on the line or use the arrow keys, then press Enter."
+    quit_prompt: str = "End the session? Press Y to end it (the data are kept) or N to go on."
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -150,6 +150,8 @@ def run_session(loaded, manifest, *, participant, session=1, out_dir, presenter,
     finally:
         writer.close()
         part.update(ended_utc=_now(), status=status, last_trial=done)
+        if hasattr(presenter, "report"):   # a window's display facts and frame intervals
+            part.update(presenter.report())
         sidecar.update(status=status, ended_utc=part["ended_utc"], n_trials_done=done)
         write_json_atomic(files.sidecar, sidecar)
     return SessionResult(files, status, done, len(design.trials))

@@ -35,6 +35,9 @@ class VirtualPort:
     def send(self, code, time_s):
         self.log.append((time_s, code))
 
+    def tick(self, time_s):
+        pass
+
     def close(self):
         pass
 
@@ -45,6 +48,9 @@ class NullPort:
     backend = "none"
 
     def send(self, code, time_s):
+        pass
+
+    def tick(self, time_s):
         pass
 
     def close(self):
