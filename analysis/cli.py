@@ -1,0 +1,118 @@
+"""Command line of the analysis package: ``analysis fit`` (further subcommands register beside it).
+
+Each subcommand is a thin wrapper around one library function. A usage or input error
+prints one line on stderr and exits with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+__all__ = ["build_parser", "main", "read_tables"]
+
+logger = logging.getLogger("analysis")
+
+
+class InputError(ValueError):
+    """A user's mistake on the command line: reported as one line, exit status 2."""
+
+
+def read_tables(paths) -> "pandas.DataFrame":  # noqa: F821 - pandas is imported lazily
+    """Concatenate CSV files; a folder stands for the ``*.csv`` files directly inside it (sorted)."""
+    import pandas as pd
+
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(path.glob("*.csv"))
+            if not found:
+                raise InputError(f"folder '{path}' holds no .csv file; give CSV files or folders of them")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"data file '{path}' does not exist; give CSV files or folders of them")
+    frames = []
+    for file in files:
+        try:
+            frames.append(pd.read_csv(file))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InputError(f"data file '{file}' is not a readable CSV table ({str(exc).splitlines()[0]})") from exc
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def design_contrasts_for(data) -> dict:
+    """The project's effect coding for those design columns whose levels it covers."""
+    from .design_matrices import DESIGN_CONTRASTS, is_categorical
+
+    out = {}
+    for column, coding in DESIGN_CONTRASTS.items():
+        if column in data.columns and is_categorical(data[column]):
+            levels = set(data[column].dropna().astype(str).unique())
+            if levels and levels <= set(coding):
+                out[column] = coding
+    return out
+
+
+def _cmd_fit(args) -> int:
+    from .lmm import fit_lmm
+
+    data = read_tables(args.data)
+    contrasts = design_contrasts_for(data) if args.coding == "design" else {}
+    result = fit_lmm(data, args.formula, reml=args.reml, contrasts=contrasts)
+    for note in result.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.summary())
+        table = result.anova()
+        if len(table):
+            print("\nType III ANOVA (Satterthwaite):")
+            print(table.to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``analysis`` parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="analysis", description="Analyse pain-empathy trial data.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = sub.add_parser("fit", help="fit a linear mixed model written as an lme4 formula",
+                         description="Fit an lme4-style linear mixed model (REML by default) with Satterthwaite df.")
+    fit.add_argument("data", nargs="+", metavar="DATA", help="CSV files or folders of CSV files")
+    fit.add_argument("--formula", required=True,
+                     help='lme4-style formula, e.g. "rating ~ pain * perspective + (1 + pain | participant)"')
+    crit = fit.add_mutually_exclusive_group()
+    crit.add_argument("--reml", dest="reml", action="store_true", default=True, help="REML (default)")
+    crit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood")
+    fit.add_argument("--coding", choices=("design", "treatment"), default="design",
+                     help="design: effect-code pain, perspective, group, stimulus_type (+0.5 = pain, self, "
+                          "outgroup, hand); other text columns get R's treatment contrasts (default: design)")
+    fit.add_argument("--json", action="store_true", help="print the result as JSON")
+    fit.set_defaults(func=_cmd_fit)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``analysis`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if args.verbose else logging.ERROR)
+    try:
+        return args.func(args)
+    except (InputError, ValueError, KeyError, OSError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        print(f"analysis {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    finally:
+        logger.removeHandler(handler)

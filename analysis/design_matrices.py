@@ -1,0 +1,246 @@
+"""Build the fixed-effects matrix X and the random-effects blocks of Z from a DataFrame and a parsed formula.
+
+Coding of categorical (string, boolean or pandas categorical) predictors:
+
+* by default R's treatment contrasts: the first level in sorted order is the reference and
+  each other level gets a column named ``<variable><level>`` (``groupB``);
+* ``contrasts={"pain": {"pain": 0.5, "neutral": -0.5}}``: a single column named as the
+  variable (``pain``) holding the given value per level (effect coding);
+* ``contrasts={"x": "sum"}``: R's ``contr.sum`` (columns ``x1``, ``x2``, ...).
+
+``DESIGN_CONTRASTS`` holds the project's effect coding of the design's two-level factors
+(pain, self, outgroup and hand = +0.5). Numeric predictors enter as they are. When the
+intercept is removed (``0 +`` or ``- 1``), the first categorical main effect gets one
+indicator column per level, as in R.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.linalg.lapack import dpotrf
+
+from .formula import Formula, TermList
+
+__all__ = ["DESIGN_CONTRASTS", "FixedDesign", "RandomBlock", "build_design"]
+
+DESIGN_CONTRASTS = {
+    "pain": {"pain": 0.5, "neutral": -0.5},
+    "perspective": {"self": 0.5, "other": -0.5},
+    "group": {"outgroup": 0.5, "ingroup": -0.5},
+    "stimulus_type": {"hand": 0.5, "face": -0.5},
+}
+
+
+@dataclass
+class FixedDesign:
+    """The fixed-effects model matrix with R's column names and the term each column belongs to."""
+
+    X: np.ndarray
+    names: list[str]
+    term_of_column: list[str]
+    term_labels: list[str]
+
+
+@dataclass
+class RandomBlock:
+    """One random-effect term: per-observation model rows ``M`` (n × p) and the grouping factor."""
+
+    group: str
+    names: list[str]
+    M: np.ndarray
+    codes: np.ndarray
+    levels: list[str]
+    factor: str = ""  # the grouping factor's name, shared by terms split from (x || g)
+
+    @property
+    def p(self) -> int:
+        return self.M.shape[1]
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Whether a column is coded by contrasts (text, boolean, categorical) rather than entered as a number."""
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _codes(series: pd.Series):
+    """Integer codes and the sorted levels present (a categorical's own category order)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.cat.remove_unused_categories()
+        return series.cat.codes.to_numpy(dtype=np.int64), list(series.cat.categories)
+    try:
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:
+        codes, uniques = pd.factorize(series.astype(str), sort=True)
+    return codes.astype(np.int64), list(uniques)
+
+
+def _factor_columns(name: str, coded, spec, full: bool):
+    """Columns coding one categorical variable (given as codes and levels), and their names."""
+    codes, levels = coded
+    k = len(levels)
+    if full:
+        return np.eye(k)[codes], [f"{name}{lev}" for lev in levels]
+    if isinstance(spec, dict):
+        missing = [lev for lev in levels if lev not in spec and str(lev) not in spec]
+        if missing:
+            raise ValueError(f"contrasts[{name!r}] must give a value for every level of {name!r}: "
+                             f"missing {missing} (levels: {[str(lev) for lev in levels]})")
+        values = np.array([spec[lev] if lev in spec else spec[str(lev)] for lev in levels], dtype=float)
+        return values[codes][:, None], [name]
+    if spec in (None, "treatment"):
+        return np.eye(k)[codes][:, 1:], [f"{name}{lev}" for lev in levels[1:]]
+    if spec == "sum":
+        matrix = np.vstack([np.eye(k - 1), -np.ones(k - 1)])
+        return matrix[codes], [f"{name}{i}" for i in range(1, k)]
+    raise ValueError(f"contrasts[{name!r}] must be 'treatment', 'sum' or a mapping level -> value (got {spec!r})")
+
+
+def _model_matrix(data: pd.DataFrame, terms: TermList, contrasts: dict, n: int, coded: dict):
+    """Columns for an intercept plus terms, R's column names and each column's term label.
+
+    ``coded`` caches each categorical variable's codes and levels across calls.
+    """
+    columns, names, owners = [], [], []
+    if terms.intercept:
+        columns.append(np.ones((n, 1)))
+        names.append("(Intercept)")
+        owners.append("(Intercept)")
+    cache: dict = {}
+    full_factor = None
+    if not terms.intercept:
+        full_factor = next((t[0] for t in terms.terms if len(t) == 1 and is_categorical(data[t[0]])), None)
+    for term in terms.terms:
+        block, block_names = np.ones((n, 1)), [""]
+        for var in term:
+            series = data[var]
+            if is_categorical(series):
+                full = len(term) == 1 and var == full_factor
+                if (var, full) not in cache:
+                    if var not in coded:
+                        coded[var] = _codes(series)
+                    cache[var, full] = _factor_columns(var, coded[var], contrasts.get(var), full=full)
+                cols, cnames = cache[var, full]
+            else:
+                cols, cnames = series.to_numpy(dtype=float)[:, None], [var]
+            # R varies the first variable of an interaction fastest
+            block = (block[:, None, :] * cols[:, :, None]).reshape(n, -1)
+            block_names = [f"{b}:{c}" if b else c for c in cnames for b in block_names]
+        columns.append(block)
+        names += block_names
+        owners += [":".join(term)] * len(block_names)
+    X = np.hstack(columns) if columns else np.empty((n, 0))
+    return X, names, owners
+
+
+def _check_rank(X: np.ndarray, names: list[str], what: str) -> None:
+    if X.shape[1] == 0:
+        return
+    scale = np.linalg.norm(X, axis=0)
+    if np.any(scale == 0):
+        raise ValueError(f"{what} column {names[int(np.argmin(scale))]!r} is all zero in the data used")
+    Xs = X / scale
+    factor, info = dpotrf(Xs.T @ Xs, lower=0)
+    diag = np.abs(np.diag(factor))
+    bad = [info - 1] if info > 0 else list(np.flatnonzero(diag < 1e-6))
+    if bad:
+        raise ValueError(f"{what} are rank deficient: column {names[bad[0]]!r} is a linear combination of the "
+                         f"columns before it; drop or recode that term")
+
+
+def _suggest(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(map(str, options)), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def select_rows(data: pd.DataFrame, formula: Formula) -> pd.DataFrame:
+    """The formula's columns with incomplete rows dropped; errors name a missing or unusable column."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame (got {type(data).__name__})")
+    for var in formula.variables:
+        if var not in data.columns:
+            raise KeyError(f"term {var!r} of formula {formula.text!r} is not a column of the data"
+                           f"{_suggest(var, data.columns)} (columns: {', '.join(map(str, data.columns))})")
+        if data[var].isna().all():
+            raise ValueError(f"column {var!r} used in formula {formula.text!r} has no non-missing values")
+    frame = data[formula.variables].dropna()
+    if len(frame) == 0:
+        raise ValueError(f"no row of the data has all of {formula.variables} present")
+    response = frame[formula.response]
+    if is_categorical(response):
+        example = response.iloc[0]
+        raise ValueError(f"response {formula.response!r} must be numeric (got values such as {example!r})")
+    return frame.reset_index(drop=True)
+
+
+def _grouping(frame: pd.DataFrame, group: tuple[str, ...], coded: dict):
+    for g in group:
+        if g not in coded:
+            coded[g] = _codes(frame[g])
+    if len(group) == 1:
+        codes, levels = coded[group[0]]
+        return codes, [str(lev) for lev in levels]
+    parts = [coded[g] for g in group]
+    key = np.zeros(len(frame), dtype=np.int64)
+    for codes, levels in parts:
+        key = key * len(levels) + codes
+    uniq, codes = np.unique(key, return_inverse=True)
+    labels = []
+    for k in uniq:
+        names = []
+        for codes_g, levels in reversed(parts):
+            names.append(str(levels[k % len(levels)]))
+            k //= len(levels)
+        labels.append(":".join(reversed(names)))
+    return codes.astype(np.int64), labels
+
+
+def build_design(data: pd.DataFrame, formula: Formula, contrasts: dict | None = None):
+    """Response vector, fixed design and random blocks for ``formula`` on ``data``.
+
+    Returns ``(frame, y, fixed, blocks)`` where ``frame`` holds the complete rows used.
+    """
+    contrasts = dict(contrasts or {})
+    frame = select_rows(data, formula)
+    n = len(frame)
+    y = frame[formula.response].to_numpy(dtype=float)
+    coded: dict = {}
+    X, names, owners = _model_matrix(frame, formula.fixed, contrasts, n, coded)
+    if X.shape[1] == 0:
+        raise ValueError(f"formula {formula.text!r} has no fixed effects; keep at least the intercept")
+    _check_rank(X, names, "fixed effects")
+    fixed = FixedDesign(X, names, owners, list(dict.fromkeys(owners)))
+    blocks, seen = [], {}
+    for term in formula.random:
+        M, rnames, _ = _model_matrix(frame, term.expr, contrasts, n, coded)
+        if term.only_column is not None:
+            M, rnames = M[:, [term.only_column]], [rnames[term.only_column]]
+        if M.shape[1] == 0:
+            raise ValueError(f"random term ( ... | {term.group_name}) of formula {formula.text!r} has no columns")
+        codes, levels = _grouping(frame, term.group, coded)
+        if len(levels) < 2:
+            raise ValueError(f"grouping factor {term.group_name!r} has {len(levels)} level in the data used; "
+                             f"a random effect needs at least 2 levels")
+        if len(levels) >= n:
+            raise ValueError(f"grouping factor {term.group_name!r} has {len(levels)} levels for {n} observations; "
+                             f"it must have fewer levels than observations")
+        if len(levels) * M.shape[1] >= n:
+            raise ValueError(f"random term ({' + '.join(rnames)} | {term.group_name}) has {len(levels) * M.shape[1]} "
+                             f"random effects for {n} observations; it must have fewer")
+        blocks.append(RandomBlock(term.group_name, rnames, M, codes, levels, term.group_name))
+    # lme4's order: when any term has more levels than the one before it, reverse the ascending sort by levels
+    n_levels = [b.n_levels for b in blocks]
+    if any(b > a for a, b in zip(n_levels, n_levels[1:])):
+        blocks = [blocks[i] for i in reversed(np.argsort(n_levels, kind="stable"))]
+    for block in blocks:
+        count = seen.get(block.group, 0)
+        seen[block.group] = count + 1
+        if count:
+            block.group = f"{block.group}.{count}"
+    return frame, y, fixed, blocks

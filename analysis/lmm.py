@@ -1,0 +1,161 @@
+"""Fit linear mixed models given as lme4-style formulas: ``fit_lmm``.
+
+The model is y = Xβ + Zb + ε with b ~ N(0, σ²ΛθΛθ') and ε ~ N(0, σ²I). The profiled
+(RE)ML deviance of Bates, Mächler, Bolker & Walker (2015), "Fitting linear mixed-effects
+models using lme4", JSS 67(1), doi:10.18637/jss.v067.i01, is minimised over θ with the
+diagonal elements of each relative covariance factor bounded below by 0.
+"""
+from __future__ import annotations
+
+import logging
+import warnings as _warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .design_matrices import build_design
+from .formula import parse_formula
+from .lmm_result import LmmResult
+from .pls import PLSProblem
+from .satterthwaite import Satterthwaite
+
+__all__ = ["fit_lmm"]
+
+logger = logging.getLogger(__name__)
+
+SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower bound of 0
+
+
+def _minimise(problem: PLSProblem, reml: bool, theta0=None):
+    """Bounded quasi-Newton over θ, checked by bounded Nelder–Mead when it ends on a bound or fails."""
+    lower = problem.lower
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+    start = problem.theta0 if theta0 is None else np.asarray(theta0, dtype=float)
+    count = [0]
+
+    def f(theta):
+        count[0] += 1
+        return problem.deviance(theta, reml)
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", RuntimeWarning)
+        best = optimize.minimize(f, start, method="L-BFGS-B", bounds=bounds,
+                                 options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 2000, "eps": 1e-7})
+        used = "L-BFGS-B"
+        on_bound = np.any((lower == 0) & (best.x <= 1e-6))
+        if not best.success or not np.isfinite(best.fun) or on_bound:
+            check = optimize.minimize(f, best.x if np.isfinite(best.fun) else start, method="Nelder-Mead",
+                                      bounds=bounds, options={"xatol": 1e-8, "fatol": 1e-10, "maxfev": 20000,
+                                                              "adaptive": len(start) > 4})
+            if np.isfinite(check.fun) and (check.fun < best.fun or not np.isfinite(best.fun)):
+                best, used = check, "L-BFGS-B, then Nelder-Mead"
+            elif not best.success and check.success:
+                best = optimize.OptimizeResult(x=best.x, fun=best.fun, success=abs(check.fun - best.fun) < 1e-6,
+                                               message=best.message, nit=best.nit)
+    theta = np.where((lower == 0) & (np.abs(best.x) < 1e-10), 0.0, best.x)
+    # diagonal elements are identified only up to sign; lme4 reports them non-negative
+    return theta, float(best.fun), bool(best.success), f"{used}: {best.message}", count[0]
+
+
+def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: dict | None = None,
+            satterthwaite: bool = True, start=None, verbose=None) -> LmmResult:
+    """Fit a linear mixed model written as an lme4 formula, by (RE)ML.
+
+    Model: the formula in lme4 notation, e.g.
+    ``rating ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus)``;
+    random terms ``(expr | g)``, ``(expr || g)`` (uncorrelated), crossed and nested
+    (``(1 | a/b)``, ``(1 | a:b)``) grouping. Implements lme4's penalised least squares on
+    the profiled deviance (Bates, Mächler, Bolker & Walker 2015, JSS 67(1),
+    doi:10.18637/jss.v067.i01) with lmerTest's Satterthwaite degrees of freedom
+    (Kuznetsova, Brockhoff & Christensen 2017, JSS 82(13), doi:10.18637/jss.v082.i13).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per observation; rows with a missing value in a used column are dropped.
+    formula : str
+        lme4-style formula.
+    reml : bool
+        REML (default) or maximum likelihood.
+    contrasts : dict, optional
+        Coding of categorical predictors by column: ``"treatment"`` (R's default, first
+        sorted level is the reference, columns ``<var><level>``), ``"sum"``, or a mapping
+        ``{level: value}`` giving one column named as the variable, e.g.
+        ``{"pain": {"pain": 0.5, "neutral": -0.5}}``; ``analysis.DESIGN_CONTRASTS`` is
+        the project's effect coding of the design's factors.
+    satterthwaite : bool
+        Compute Satterthwaite df, p values and CIs for the fixed effects (default True).
+    start : array-like, optional
+        Starting θ (lme4's order); default 1 on the diagonals, 0 elsewhere.
+    verbose : bool, optional
+        Log the optimisation summary at INFO level.
+
+    Returns
+    -------
+    LmmResult
+        Tables (``fixed``, ``random``), ``ranef``, ``fitted``, ``residuals``,
+        ``anova()``, ``to_dict()``, diagnostics (``converged``, ``singular``, ``warnings``).
+
+    Raises
+    ------
+    FormulaError, KeyError, ValueError
+        Bad formula syntax, a term missing from the data, a non-numeric response, a
+        one-level grouping factor, an all-missing column or rank-deficient fixed effects.
+    """
+    with _one_blas_thread():
+        return _fit(data, formula, reml, contrasts, satterthwaite, start, verbose)
+
+
+_CONTROLLER = []
+
+
+def _one_blas_thread():
+    """Single-threaded BLAS during a fit: its matrices are small, and threads cost more than they save."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn/pingouin
+        import contextlib
+
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmResult:
+    parsed = parse_formula(formula)
+    if not parsed.random:
+        raise ValueError(f"formula {formula!r} has no random term such as (1 | group); fit_lmm needs at least one")
+    frame, y, fixed, blocks = build_design(data, parsed, contrasts)
+    problem = PLSProblem(y, fixed.X, blocks)
+    theta, crit, success, message, n_eval = _minimise(problem, reml, start)
+    state = problem.evaluate(theta)
+    crit = problem.criterion(state, reml)
+    beta, modes = problem.solve(state)
+    m = problem.n - (problem.p if reml else 0)
+    sigma = float(np.sqrt(state.pwrss / m))
+    singular = bool(np.any(theta[problem.lower == 0] < SINGULAR_TOL))
+    notes = []
+    if not success:
+        notes.append(f"model may not have converged ({message})")
+    if singular:
+        notes.append("boundary (singular) fit: a variance is (near) zero or a correlation is ±1; see isSingular in lme4")
+    satt = Satterthwaite(problem, theta, sigma, reml) if satterthwaite else None
+    if satt is not None and not satt.positive_definite:
+        notes.append("the Hessian of the deviance over (θ, σ) is not positive definite; Satterthwaite df may be unreliable")
+    for note in notes:
+        logger.warning("%s: %s", formula, note)
+    if verbose:
+        logger.info("%s: %s after %d deviance evaluations, criterion %.6f", formula, message, n_eval, crit)
+    fitted = fixed.X @ beta
+    for k, b in enumerate(modes):
+        blk = blocks[k]
+        fitted = fitted + np.einsum("ij,ij->i", blk.M, b[blk.codes])
+    return LmmResult(
+        formula=formula, reml=reml, contrasts=dict(contrasts or {}), data=data, frame=frame,
+        fixed_design=fixed, blocks=blocks, theta=theta, beta=beta, sigma=sigma, criterion=float(crit),
+        vcov=sigma ** 2 * problem.rx_inverse(state), modes=modes, fitted=fitted, residuals=y - fitted,
+        converged=success, singular=singular, optimizer_message=message, n_evaluations=n_eval,
+        warnings=notes, satterthwaite=satt, n_theta=problem.n_theta, theta_slices=problem.theta_slices,
+    )

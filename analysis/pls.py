@@ -1,0 +1,284 @@
+"""Penalised least squares and the profiled deviance of a linear mixed model (lme4's algorithm).
+
+Follows Bates, Mächler, Bolker & Walker (2015), "Fitting linear mixed-effects models using
+lme4", JSS 67(1), doi:10.18637/jss.v067.i01, section 3: for relative covariance factor
+Λθ, solve the penalised least-squares system with the Cholesky factor of
+Λθ'Z'ZΛθ + I and profile β and σ out of the (RE)ML deviance.
+
+The cross-products Z'Z, Z'X, X'X, Z'y, X'y and y'y are formed once, so a deviance
+evaluation costs nothing per observation. The random term with the most columns (the
+"pivot") is block-diagonal in Z'Z: its blocks are factored as a batch of small Cholesky
+factors and eliminated; the Schur complement over the other random columns and X is
+factored densely.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg.blas import dsyrk
+from scipy.linalg.lapack import dpotrf, dtrtri, dtrtrs
+
+__all__ = ["PLSProblem", "PLSState"]
+
+_DENSE_LIMIT = 4_000_000  # pivot-by-rest cross-product entries kept dense below this
+
+
+@dataclass
+class PLSState:
+    """Everything one evaluation at θ yields."""
+
+    theta: np.ndarray
+    ldL2: float       # log-determinant of L_θ squared
+    ldRX2: float      # log-determinant of R_X squared
+    pwrss: float      # penalised weighted residual sum of squares r²(θ)
+    L1inv: np.ndarray  # inverses of the pivot blocks' Cholesky factors (l1, p1, p1)
+    U: np.ndarray | None  # L1⁻¹ Λ1' Z1'[Zr X y] (q1 × m); columns: rest random, X, y
+    Us: object        # the sparse rest-random part of U when that is kept sparse, else None
+    R: np.ndarray     # upper Cholesky factor of the augmented Schur complement over [rest random, X, y]
+
+
+def _tri_index(p: int):
+    """Row and column indices of a p × p lower triangle in column-major order (lme4's θ order)."""
+    rows, cols = [], []
+    for j in range(p):
+        for i in range(j, p):
+            rows.append(i)
+            cols.append(j)
+    return np.array(rows), np.array(cols)
+
+
+class PLSProblem:
+    """Cross-products of one model, and the profiled deviance as a function of θ.
+
+    Parameters
+    ----------
+    y, X : response (n,) and fixed-effects matrix (n, p)
+    blocks : random terms (see ``design_matrices.RandomBlock``) in lme4's order
+    """
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, blocks):
+        self.n, self.p = X.shape
+        self.blocks = blocks
+        self.sizes = [b.p * b.n_levels for b in blocks]
+        self.theta_slices, start = [], 0
+        for b in blocks:
+            k = b.p * (b.p + 1) // 2
+            self.theta_slices.append(slice(start, start + k))
+            start += k
+        self.n_theta = start
+        self.tri = [_tri_index(b.p) for b in blocks]
+        lower = []
+        for b, (r, c) in zip(blocks, self.tri):
+            lower += [0.0 if i == j else -np.inf for i, j in zip(r, c)]
+        self.lower = np.array(lower)
+        self.theta0 = np.where(self.lower == 0, 1.0, 0.0)
+        self.pivot = int(np.argmax(self.sizes))
+        self._diag1 = np.arange(blocks[self.pivot].p)
+        self.rest = [k for k in range(len(blocks)) if k != self.pivot]
+        self._cross_products(y, X)
+
+    # ---------------------------------------------------------------- set-up
+    def z_matrix(self, k: int) -> sp.csr_matrix:
+        """Sparse Z of random term k (n × p_k·l_k), columns level-major as in lme4."""
+        b = self.blocks[k]
+        rows = np.repeat(np.arange(self.n), b.p)
+        cols = (b.codes[:, None] * b.p + np.arange(b.p)[None, :]).ravel()
+        return sp.csr_matrix((b.M.ravel(), (rows, cols)), shape=(self.n, b.p * b.n_levels))
+
+    def _cross_products(self, y, X):
+        piv = self.blocks[self.pivot]
+        p1, l1, codes = piv.p, piv.n_levels, piv.codes
+        M = piv.M
+        self.G = np.empty((l1, p1, p1))
+        for a in range(p1):
+            for c in range(a, p1):
+                self.G[:, a, c] = self.G[:, c, a] = np.bincount(codes, M[:, a] * M[:, c], minlength=l1)
+        self.ZX1 = np.empty((l1, p1, self.p))
+        for a in range(p1):
+            MX = X * M[:, a:a + 1]
+            for c in range(self.p):
+                self.ZX1[:, a, c] = np.bincount(codes, MX[:, c], minlength=l1)
+        self.Zy1 = np.stack([np.bincount(codes, M[:, a] * y, minlength=l1) for a in range(p1)], axis=1)
+        self.q1 = p1 * l1
+        self.q2 = sum(self.sizes[k] for k in self.rest)
+        self.rest_scalar = all(self.blocks[k].p == 1 for k in self.rest)
+        Xy = np.column_stack([X, y])
+        self.m = self.q2 + self.p + 1
+        K = np.empty((self.m, self.m))
+        K[self.q2:, self.q2:] = Xy.T @ Xy
+        ZXy1 = np.concatenate([self.ZX1, self.Zy1[:, :, None]], axis=2)
+        self.dense_C = True
+        if self.rest:
+            Zr = sp.hstack([self.z_matrix(k) for k in self.rest], format="csr")
+            C = (self.z_matrix(self.pivot).T @ Zr).tocsr()
+            self.dense_C = self.q1 * self.q2 <= _DENSE_LIMIT
+            K[:self.q2, :self.q2] = (Zr.T @ Zr).toarray()
+            K[:self.q2, self.q2:] = np.asarray(Zr.T @ Xy)
+            K[self.q2:, :self.q2] = K[:self.q2, self.q2:].T
+            self._lambda_pattern()
+            if not self.dense_C:
+                self.C = C
+        if self.dense_C:
+            parts = [C.toarray().reshape(l1, p1, self.q2)] if self.rest else []
+            self.Cfull = np.concatenate(parts + [ZXy1], axis=2)
+        else:
+            self.Cfull = ZXy1
+        self.K = np.asfortranarray(K)
+        self._rr = np.arange(self.q2)
+        self._scale = np.ones(self.m)
+        if p1 == 2:
+            self._g11, self._g12, self._g22 = (np.ascontiguousarray(self.G[:, a, c]) for a, c in ((0, 0), (0, 1), (1, 1)))
+
+    def _lambda_pattern(self):
+        """Row/column/θ-index pattern of the sparse Λ over the non-pivot terms."""
+        rows, cols, idx, off = [], [], [], 0
+        for k in self.rest:
+            b = self.blocks[k]
+            r, c = self.tri[k]
+            t0 = self.theta_slices[k].start
+            for lev in range(b.n_levels):
+                rows.append(off + lev * b.p + r)
+                cols.append(off + lev * b.p + c)
+                idx.append(t0 + np.arange(len(r)))
+            off += b.p * b.n_levels
+        self.lam_rows, self.lam_cols = np.concatenate(rows), np.concatenate(cols)
+        self.lam_idx = np.concatenate(idx)
+
+    def T(self, theta: np.ndarray, k: int) -> np.ndarray:
+        """Lower-triangular relative covariance factor of term k."""
+        b = self.blocks[k]
+        T = np.zeros((b.p, b.p))
+        r, c = self.tri[k]
+        T[r, c] = theta[self.theta_slices[k]]
+        return T
+
+    def lambda_rest(self, theta):
+        """Λ over the non-pivot terms: a vector (all scalar terms) or a sparse matrix."""
+        values = theta[self.lam_idx]
+        if self.rest_scalar:
+            return values
+        return sp.csr_matrix((values, (self.lam_rows, self.lam_cols)), shape=(self.q2, self.q2))
+
+    # ------------------------------------------------------------ evaluation
+    def _pivot_factor(self, theta):
+        """B = L1⁻¹T1' per pivot level, L1⁻¹, and log|L1|², with closed forms for 1 × 1 and 2 × 2 blocks."""
+        T1 = self.T(theta, self.pivot)
+        p1 = T1.shape[0]
+        if p1 == 1:
+            t = T1[0, 0]
+            d = np.sqrt(t * t * self.G + 1.0)
+            Linv = 1.0 / d
+            return Linv * t, Linv, 2.0 * float(np.log(d).sum())
+        if p1 == 2:
+            (t11, _), (t21, t22) = T1.tolist()
+            g11, g12, g22 = self._g11, self._g12, self._g22
+            # A = T1' G T1 + I and its Cholesky factor, level by level
+            a11 = (t11 * t11) * g11 + (2 * t11 * t21) * g12 + (t21 * t21) * g22 + 1.0
+            a12 = (t11 * t22) * g12 + (t21 * t22) * g22
+            a22 = (t22 * t22) * g22 + 1.0
+            l11 = np.sqrt(a11)
+            l21 = a12 / l11
+            l22 = np.sqrt(a22 - l21 * l21)
+            i11, i22 = 1.0 / l11, 1.0 / l22
+            i21 = -l21 * i11 * i22
+            Linv = np.zeros((len(l11), 2, 2))
+            Linv[:, 0, 0], Linv[:, 1, 1], Linv[:, 1, 0] = i11, i22, i21
+            B = np.empty_like(Linv)
+            B[:, 0, 0], B[:, 0, 1] = i11 * t11, i11 * t21
+            B[:, 1, 0], B[:, 1, 1] = i21 * t11, i21 * t21 + i22 * t22
+            return B, Linv, 2.0 * float(np.log(a11).sum() * 0.5 + np.log(l22).sum())
+        A = T1.T @ self.G @ T1
+        A[:, self._diag1, self._diag1] += 1.0
+        L1 = np.linalg.cholesky(A)
+        Linv = np.linalg.inv(L1)
+        return Linv @ T1.T, Linv, 2.0 * float(np.log(np.diagonal(L1, axis1=1, axis2=2)).sum())
+
+    def evaluate(self, theta: np.ndarray) -> PLSState:
+        """Solve the PLS problem at θ.
+
+        With U = L1⁻¹Λ1'Z1'[Zr X y] the pivot term is eliminated, and the upper Cholesky
+        factor R of D(K − U'U)D + E (K = [Zr X y]'[Zr X y], D = diag(Λr, I, 1), E = I on
+        the rest-random block) holds L over the rest, R_X, and √r²(θ) as its last pivot.
+        """
+        theta = np.asarray(theta, dtype=float)
+        B, L1inv, ldL2 = self._pivot_factor(theta)
+        q2 = self.q2
+        U = (B @ self.Cfull).reshape(self.q1, -1)
+        Us = None
+        if self.dense_C:
+            Q = dsyrk(-1.0, U.T, beta=1.0, c=self.K, trans=0, lower=0)
+        else:
+            Bs = sp.block_diag(list(B), format="csr") if B.shape[1] > 1 else sp.diags(B.ravel())
+            Us = (Bs @ self.C).tocsc()
+            Q = self.K.copy()
+            Q[:q2, :q2] -= (Us.T @ Us).toarray()
+            Q[:q2, q2:] -= np.asarray(Us.T @ U)
+            Q[q2:, q2:] -= U.T @ U
+        if q2:
+            lam = self.lambda_rest(theta)
+            if self.rest_scalar:
+                scale = self._scale
+                scale[:q2] = lam
+                Q *= scale[:, None] * scale[None, :]
+            else:
+                Q = np.triu(Q) + np.triu(Q, 1).T
+                Q[:q2, :] = np.asarray(lam.T @ Q[:q2, :])
+                Q[:, :q2] = np.asarray((lam.T @ Q[:, :q2].T).T)
+            Q[self._rr, self._rr] += 1.0
+        R, info = dpotrf(Q, lower=0, clean=0, overwrite_a=1)
+        if info < 0 or (info > 0 and info < self.m):
+            raise np.linalg.LinAlgError("the penalised least-squares system is not positive definite")
+        pwrss = R[-1, -1] ** 2 if info == 0 else 0.0
+        d = np.log(np.diagonal(R)[:-1])
+        return PLSState(theta, ldL2 + 2.0 * float(d[:q2].sum()), 2.0 * float(d[q2:].sum()), float(pwrss),
+                        L1inv, U, Us, R)
+
+    def deviance(self, theta: np.ndarray, reml: bool) -> float:
+        """Profiled REML criterion or ML deviance at θ, as lme4's ``devfun``."""
+        try:
+            s = self.evaluate(theta)
+        except (np.linalg.LinAlgError, ValueError):
+            return np.inf
+        return self.criterion(s, reml)
+
+    def criterion(self, s: PLSState, reml: bool) -> float:
+        """The profiled criterion of an evaluated state."""
+        if s.pwrss <= 0:
+            return np.inf
+        if reml:
+            m = self.n - self.p
+            return s.ldL2 + s.ldRX2 + m * (1.0 + np.log(2.0 * np.pi * s.pwrss / m))
+        return s.ldL2 + self.n * (1.0 + np.log(2.0 * np.pi * s.pwrss / self.n))
+
+    # -------------------------------------------------------------- solution
+    def solve(self, s: PLSState):
+        """β and the conditional modes b = Λu per term."""
+        m1 = self.m - 1
+        R = np.triu(s.R[:m1, :m1])
+        x, _ = dtrtrs(R, s.R[:m1, m1], lower=0)
+        u2, beta = x[:self.q2], x[self.q2:]
+        n_dense = s.U.shape[1] - (self.p + 1)
+        resid1 = s.U[:, -1] - s.U[:, n_dense:n_dense + self.p] @ beta
+        if self.q2:
+            lam = self.lambda_rest(s.theta)
+            lu = lam * u2 if self.rest_scalar else lam @ u2
+            resid1 = resid1 - (s.U[:, :self.q2] @ lu if s.Us is None else s.Us @ lu)
+        l1, p1 = s.L1inv.shape[:2]
+        u1 = np.einsum("jba,jb->ja", s.L1inv, resid1.reshape(l1, p1))
+        b = [None] * len(self.blocks)
+        b[self.pivot] = u1 @ self.T(s.theta, self.pivot).T
+        off = 0
+        for k in self.rest:
+            blk = self.blocks[k]
+            uk = u2[off:off + self.sizes[k]].reshape(blk.n_levels, blk.p)
+            b[k] = uk @ self.T(s.theta, k).T
+            off += self.sizes[k]
+        return beta, b
+
+    def rx_inverse(self, s: PLSState) -> np.ndarray:
+        """(R_X'R_X)⁻¹, so that vcov(β) = σ² times it."""
+        RX = np.triu(s.R[self.q2:self.m - 1, self.q2:self.m - 1])
+        RXi, info = dtrtri(RX, lower=0)
+        return RXi @ RXi.T

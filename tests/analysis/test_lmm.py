@@ -1,0 +1,114 @@
+"""Tests for analysis.lmm: fits agree with lme4's on the committed reference models."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lmm_reference import fit_reference, load_reference, reference_data
+
+from analysis import fit_lmm
+
+
+def fixed_pair(name):
+    ref = pd.DataFrame(load_reference(name)["fixed"]).set_index("term")
+    ours = fit_reference(name).fixed.set_index("term")
+    assert list(ours.index) == list(ref.index)
+    return ours, ref
+
+
+def random_pair(name):
+    ref = pd.DataFrame(load_reference(name)["random"])
+    ours = fit_reference(name).random
+    key = ["group", "term1", "term2"]
+    ref["term2"] = ref["term2"].where(ref["term2"].notna(), None)
+    merged = ours.merge(ref, on=key, suffixes=("", "_ref"), how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all(), merged
+    return merged
+
+
+def test_fixed_effects_within_1e4_se(model_name):
+    """Fixed-effect estimates are within 1e-4 of lme4's standard error of lme4's estimates."""
+    ours, ref = fixed_pair(model_name)
+    assert np.max(np.abs(ours.estimate - ref.estimate) / ref.se) < 1e-4
+
+
+def test_standard_errors_within_1e3(model_name):
+    """Standard errors are within 1e-3 relative of lme4's."""
+    ours, ref = fixed_pair(model_name)
+    assert np.max(np.abs(ours.se / ref.se - 1)) < 1e-3
+
+
+def test_variance_components_within_2e3(model_name):
+    """Variances, covariances, SDs and correlations are within 2e-3 relative of lme4's."""
+    m = random_pair(model_name)
+    for col in ("vcov", "sdcor"):
+        tol = 2e-3 * np.abs(m[col + "_ref"]) + 1e-10
+        assert np.all(np.abs(m[col] - m[col + "_ref"]) <= tol), m[[col, col + "_ref"]]
+    ref = load_reference(model_name)
+    assert fit_reference(model_name).sigma == pytest.approx(ref["sigma"], rel=2e-3)
+
+
+def test_criterion_no_worse_than_lme4(model_name):
+    """The REML criterion or ML deviance is no worse than lme4's by more than 1e-6 relative."""
+    ref = load_reference(model_name)
+    ours = fit_reference(model_name)
+    assert ours.criterion <= ref["criterion"] * (1 + 1e-6) if ref["criterion"] > 0 else \
+        ours.criterion <= ref["criterion"] + 1e-6 * abs(ref["criterion"])
+
+
+def test_information_criteria_like_lme4(model_name):
+    """logLik, AIC and BIC match lme4's, with the parameters counted as lme4 counts them."""
+    ref = load_reference(model_name)
+    ours = fit_reference(model_name)
+    assert ours.n_params == ref["df_loglik"]
+    assert ours.n_obs == ref["n_obs"]
+    for ours_value, ref_value in ((ours.loglik, ref["logLik"]), (ours.aic, ref["AIC"]), (ours.bic, ref["BIC"])):
+        assert ours_value == pytest.approx(ref_value, rel=1e-6)
+
+
+def test_singular_flag_like_lme4(model_name):
+    """The singular-fit diagnostic agrees with lme4's isSingular."""
+    assert fit_reference(model_name).singular == load_reference(model_name)["isSingular"]
+
+
+def test_conditional_modes_like_lme4(model_name):
+    """Conditional modes (BLUPs) agree with lme4's ranef within 2e-3 of each term's spread."""
+    ref = load_reference(model_name)["ranef"]
+    ours = fit_reference(model_name).ranef
+    assert set(ours) == set(ref)
+    for group, table in ref.items():
+        theirs = pd.DataFrame(table["values"], index=[str(x) for x in table["levels"]])
+        mine = ours[group].loc[theirs.index, list(theirs.columns)]
+        spread = theirs.abs().max()
+        assert np.all(np.abs(mine - theirs) <= 2e-3 * spread + 1e-10)
+
+
+def test_fitted_plus_residuals_is_response():
+    """Fitted values plus residuals give back the response, and fitted includes the random effects."""
+    data = reference_data("sleepstudy")
+    m = fit_lmm(data, "Reaction ~ Days + (Days | Subject)")
+    assert np.allclose(m.fitted + m.residuals, data["Reaction"])
+    fixed_only = m.fixed_design.X @ m.beta
+    assert not np.allclose(m.fitted, fixed_only)
+
+
+def test_singular_fit_warns():
+    """A model whose random variance is zero reports a singular fit in result.warnings."""
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"y": rng.normal(size=60), "g": np.repeat(list("abcdef"), 10)})
+    m = fit_lmm(data, "y ~ 1 + (1 | g)")
+    if m.theta[0] < 1e-4:
+        assert m.singular and any("singular" in w for w in m.warnings)
+
+
+def test_needs_a_random_term():
+    """A formula without random terms is refused with a clear message."""
+    with pytest.raises(ValueError, match="no random term"):
+        fit_lmm(reference_data("sleepstudy"), "Reaction ~ Days")
+
+
+def test_ml_fit_differs_from_reml():
+    """reml=False gives lme4's ML deviance for sleepstudy."""
+    m = fit_lmm(reference_data("sleepstudy"), "Reaction ~ Days + (Days | Subject)", reml=False)
+    assert not m.reml
+    assert m.criterion == pytest.approx(load_reference("sleepstudy_ml")["criterion"], rel=1e-8)
