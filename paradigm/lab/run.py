@@ -39,7 +39,7 @@ def run_lab(loaded, manifest, *, participant, session=1, out_dir, participant_gr
     presenter = PsychoPyPresenter(protocol, language, port, windowed=windowed, input=LiveInput(),
                                   screenshot_dir=screenshot_dir)
     try:
-        return run_session(loaded, manifest, participant=participant, session=session, out_dir=out_dir,
+        return run_session(loaded, manifest, participant=participant, session=session, out_dir=Path(out_dir),
                            presenter=presenter, responder=None, mode="lab", simulated=False, slot=slot,
                            participant_group=participant_group, language=language, resume=resume, fsync=True,
                            sidecar_extra={"windowed": windowed, "triggers_backend": port.backend})
