@@ -142,11 +142,11 @@ def _model_matrix(data: pd.DataFrame, terms: TermList, contrasts: dict, n: int, 
 def _check_rank(X: np.ndarray, names: list[str], what: str) -> None:
     if X.shape[1] == 0:
         return
-    scale = np.linalg.norm(X, axis=0)
+    XtX = X.T @ X
+    scale = np.sqrt(np.diag(XtX))
     if np.any(scale == 0):
         raise ValueError(f"{what} column {names[int(np.argmin(scale))]!r} is all zero in the data used")
-    Xs = X / scale
-    factor, info = dpotrf(Xs.T @ Xs, lower=0)
+    factor, info = dpotrf(XtX / np.outer(scale, scale), lower=0)
     diag = np.abs(np.diag(factor))
     bad = [info - 1] if info > 0 else list(np.flatnonzero(diag < 1e-6))
     if bad:

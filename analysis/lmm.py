@@ -18,6 +18,7 @@ from .design_matrices import build_design
 from .formula import parse_formula
 from .lmm_result import LmmResult
 from .pls import PLSProblem
+from .pls_gradient import deviance_gradient
 from .satterthwaite import Satterthwaite
 
 __all__ = ["fit_lmm"]
@@ -27,12 +28,37 @@ logger = logging.getLogger(__name__)
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower bound of 0
 
 
+def _objective(problem: PLSProblem, reml: bool, count: list):
+    """Criterion and gradient at θ: analytic where it applies, else forward differences stepping inside the bounds."""
+    def f(theta):
+        count[0] += 1
+        try:
+            state = problem.evaluate(theta)
+        except (np.linalg.LinAlgError, ValueError):
+            return np.inf, np.zeros_like(theta)
+        value = problem.criterion(state, reml)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(theta)
+        grad = deviance_gradient(problem, state, reml)
+        if grad is None:
+            grad = np.empty_like(theta)
+            for i in range(len(theta)):
+                step = 1e-7 * max(abs(theta[i]), 1.0)  # forward: never crosses a lower bound
+                shifted = theta.copy()
+                shifted[i] += step
+                grad[i] = (problem.deviance(shifted, reml) - value) / step
+                count[0] += 1
+        return value, grad
+    return f
+
+
 def _minimise(problem: PLSProblem, reml: bool, theta0=None):
     """Bounded quasi-Newton over θ, checked by bounded Nelder–Mead when it ends on a bound or fails."""
     lower = problem.lower
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     start = problem.theta0 if theta0 is None else np.asarray(theta0, dtype=float)
     count = [0]
+    objective = _objective(problem, reml, count)
 
     def f(theta):
         count[0] += 1
@@ -40,8 +66,8 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
 
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
-        best = optimize.minimize(f, start, method="L-BFGS-B", bounds=bounds,
-                                 options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 2000, "eps": 1e-7})
+        best = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                                 options={"ftol": 1e-13, "gtol": 1e-6, "maxiter": 2000})
         used = "L-BFGS-B"
         on_bound = np.any((lower == 0) & (best.x <= 1e-6))
         if not best.success or not np.isfinite(best.fun) or on_bound:
@@ -54,7 +80,6 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
                 best = optimize.OptimizeResult(x=best.x, fun=best.fun, success=abs(check.fun - best.fun) < 1e-6,
                                                message=best.message, nit=best.nit)
     theta = np.where((lower == 0) & (np.abs(best.x) < 1e-10), 0.0, best.x)
-    # diagonal elements are identified only up to sign; lme4 reports them non-negative
     return theta, float(best.fun), bool(best.success), f"{used}: {best.message}", count[0]
 
 

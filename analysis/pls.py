@@ -95,24 +95,20 @@ class PLSProblem:
         for a in range(p1):
             for c in range(a, p1):
                 self.G[:, a, c] = self.G[:, c, a] = np.bincount(codes, M[:, a] * M[:, c], minlength=l1)
-        self.ZX1 = np.empty((l1, p1, self.p))
-        for a in range(p1):
-            MX = X * M[:, a:a + 1]
-            for c in range(self.p):
-                self.ZX1[:, a, c] = np.bincount(codes, MX[:, c], minlength=l1)
-        self.Zy1 = np.stack([np.bincount(codes, M[:, a] * y, minlength=l1) for a in range(p1)], axis=1)
+        Xy = np.column_stack([X, y])
+        Z1t = self.z_matrix(self.pivot).T.tocsr()
+        ZXy1 = np.asarray(Z1t @ Xy).reshape(l1, p1, self.p + 1)
+        self.ZX1, self.Zy1 = ZXy1[:, :, :self.p], ZXy1[:, :, self.p]
         self.q1 = p1 * l1
         self.q2 = sum(self.sizes[k] for k in self.rest)
         self.rest_scalar = all(self.blocks[k].p == 1 for k in self.rest)
-        Xy = np.column_stack([X, y])
         self.m = self.q2 + self.p + 1
         K = np.empty((self.m, self.m))
         K[self.q2:, self.q2:] = Xy.T @ Xy
-        ZXy1 = np.concatenate([self.ZX1, self.Zy1[:, :, None]], axis=2)
         self.dense_C = True
         if self.rest:
             Zr = sp.hstack([self.z_matrix(k) for k in self.rest], format="csr")
-            C = (self.z_matrix(self.pivot).T @ Zr).tocsr()
+            C = (Z1t @ Zr).tocsr()
             self.dense_C = self.q1 * self.q2 <= _DENSE_LIMIT
             K[:self.q2, :self.q2] = (Zr.T @ Zr).toarray()
             K[:self.q2, self.q2:] = np.asarray(Zr.T @ Xy)
@@ -255,6 +251,11 @@ class PLSProblem:
     # -------------------------------------------------------------- solution
     def solve(self, s: PLSState):
         """β and the conditional modes b = Λu per term."""
+        beta, _, _, b = self.modes(s)
+        return beta, b
+
+    def modes(self, s: PLSState):
+        """β, the spherical modes u of the pivot (l1 × p1) and of the rest (flat), and b = Λu per term."""
         m1 = self.m - 1
         R = np.triu(s.R[:m1, :m1])
         x, _ = dtrtrs(R, s.R[:m1, m1], lower=0)
@@ -275,7 +276,7 @@ class PLSProblem:
             uk = u2[off:off + self.sizes[k]].reshape(blk.n_levels, blk.p)
             b[k] = uk @ self.T(s.theta, k).T
             off += self.sizes[k]
-        return beta, b
+        return beta, u1, u2, b
 
     def rx_inverse(self, s: PLSState) -> np.ndarray:
         """(R_X'R_X)⁻¹, so that vcov(β) = σ² times it."""

@@ -1,0 +1,90 @@
+"""Analytic gradient of the profiled (RE)ML deviance with respect to θ.
+
+For M = D'KD + E (the PLS matrix over u and β, D = diag(Λθ, I)), the derivative of
+log|M| along θ_i is 2 tr(M⁻¹D'KD_i) = 2[tr(D⁻¹D_i) − tr(M⁻¹ED⁻¹D_i)], which needs only
+the per-level diagonal blocks of M⁻¹, summed over the levels of each term; the
+derivative of r²(θ) is −2 (Λ_i u)'Z'r (the PLS solution is a minimum). ML uses
+A = Λ'Z'ZΛ + I in place of M. The formulas divide by the diagonal of each T_k, so
+they are used only away from the boundary; the caller falls back to finite differences.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.lapack import dtrtri, dtrtrs
+
+__all__ = ["deviance_gradient", "logdet_pwrss_gradients"]
+
+
+def logdet_pwrss_gradients(problem, s, reml: bool):
+    """(∂ log|M| or ∂ log|A|, ∂ r²) along θ at an evaluated state, or None where the formulas do not apply."""
+    if not problem.dense_C:
+        return None
+    theta = s.theta
+    diag = theta[problem.lower == 0]
+    if diag.size and np.min(np.abs(diag)) < 1e-7:
+        return None
+    q2, p = problem.q2, problem.p
+    piv = problem.pivot
+    beta, u1, u2, b = problem.modes(s)
+    l1, p1 = u1.shape
+    C = problem.Cfull[:, :, :q2]
+    b_rest = np.concatenate([b[k].ravel() for k in problem.rest]) if problem.rest else np.zeros(0)
+    # Z'r, pivot levels then the rest
+    zr1 = problem.Zy1 - problem.ZX1 @ beta - np.einsum("jab,jb->ja", problem.G, b[piv])
+    K = problem.K
+    if q2:
+        zr1 = zr1 - C @ b_rest
+        zr_rest = K[:q2, -1] - K[:q2, q2:q2 + p] @ beta - C.reshape(l1 * p1, q2).T @ b[piv].ravel() \
+            - K[:q2, :q2] @ b_rest
+    # diagonal blocks of M⁻¹ (REML) or A⁻¹ (ML)
+    nc = q2 + p if reml else q2
+    S = {}
+    inv_blocks = np.einsum("jba,jbc->ac", s.L1inv, s.L1inv)
+    if nc:
+        R = np.triu(s.R[:nc, :nc])
+        Ut = s.U[:, :nc].copy()
+        if q2:
+            lam = problem.lambda_rest(theta)
+            Ut[:, :q2] = Ut[:, :q2] * lam[None, :] if problem.rest_scalar else np.asarray((lam.T @ Ut[:, :q2].T).T)
+        Yt, _ = dtrtrs(R, Ut.T, lower=0, trans=1)
+        Y = Yt.T.reshape(l1, p1, nc)
+        Zb = np.transpose(s.L1inv, (0, 2, 1)) @ Y
+        inv_blocks = inv_blocks + np.einsum("jan,jbn->ab", Zb, Zb)
+        if q2:
+            Rinv, _ = dtrtri(R, lower=0)
+            off = 0
+            for k in problem.rest:
+                blk = problem.blocks[k]
+                rows = Rinv[off:off + problem.sizes[k]].reshape(blk.n_levels, blk.p, nc)
+                S[k] = np.einsum("jan,jbn->ab", rows, rows)
+                off += problem.sizes[k]
+    S[piv] = inv_blocks
+    d_logdet = np.empty(problem.n_theta)
+    d_pwrss = np.empty(problem.n_theta)
+    off = 0
+    for k, blk in enumerate(problem.blocks):
+        T = problem.T(theta, k)
+        Tinv, _ = dtrtri(T, lower=1)
+        G = 2.0 * (blk.n_levels * np.eye(blk.p) - S[k]) @ Tinv
+        if k == piv:
+            u_k, zr_k = u1, zr1
+        else:
+            u_k = u2[off:off + problem.sizes[k]].reshape(blk.n_levels, blk.p)
+            zr_k = zr_rest[off:off + problem.sizes[k]].reshape(blk.n_levels, blk.p)
+            off += problem.sizes[k]
+        F = zr_k.T @ u_k
+        r, c = problem.tri[k]
+        sl = problem.theta_slices[k]
+        d_logdet[sl] = G[c, r]
+        d_pwrss[sl] = -2.0 * F[r, c]
+    return d_logdet, d_pwrss
+
+
+def deviance_gradient(problem, s, reml: bool):
+    """Gradient of the profiled criterion along θ, or None where the analytic formulas do not apply."""
+    parts = logdet_pwrss_gradients(problem, s, reml)
+    if parts is None:
+        return None
+    d_logdet, d_pwrss = parts
+    m = problem.n - (problem.p if reml else 0)
+    return d_logdet + m * d_pwrss / s.pwrss
