@@ -257,8 +257,7 @@ class PLSProblem:
     def modes(self, s: PLSState):
         """β, the spherical modes u of the pivot (l1 × p1) and of the rest (flat), and b = Λu per term."""
         m1 = self.m - 1
-        R = np.triu(s.R[:m1, :m1])
-        x, _ = dtrtrs(R, s.R[:m1, m1], lower=0)
+        x, _ = dtrtrs(s.R[:m1, :m1], s.R[:m1, m1], lower=0)  # reads the upper triangle only
         u2, beta = x[:self.q2], x[self.q2:]
         n_dense = s.U.shape[1] - (self.p + 1)
         resid1 = s.U[:, -1] - s.U[:, n_dense:n_dense + self.p] @ beta

@@ -10,7 +10,7 @@ they are used only away from the boundary; the caller falls back to finite diffe
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.lapack import dtrtri, dtrtrs
+from scipy.linalg.lapack import dtrtri
 
 __all__ = ["deviance_gradient", "logdet_pwrss_gradients"]
 
@@ -39,25 +39,30 @@ def logdet_pwrss_gradients(problem, s, reml: bool):
     # diagonal blocks of M⁻¹ (REML) or A⁻¹ (ML)
     nc = q2 + p if reml else q2
     S = {}
-    inv_blocks = np.einsum("jba,jbc->ac", s.L1inv, s.L1inv)
     if nc:
-        R = np.triu(s.R[:nc, :nc])
-        Ut = s.U[:, :nc].copy()
+        # M⁻¹ = ℒ⁻ᵀℒ⁻¹ with ℒ = [[L1, 0], [Ũ', R']]: pivot blocks L1⁻ᵀ(I + Y_jY_j')L1⁻¹ with Y = ŨR⁻¹,
+        # rest blocks from R⁻¹R⁻ᵀ
+        Rinv, _ = dtrtri(s.R[:nc, :nc], lower=0)
+        Rinv = np.triu(Rinv)
+        Ut = s.U[:, :nc]
         if q2:
             lam = problem.lambda_rest(theta)
-            Ut[:, :q2] = Ut[:, :q2] * lam[None, :] if problem.rest_scalar else np.asarray((lam.T @ Ut[:, :q2].T).T)
-        Yt, _ = dtrtrs(R, Ut.T, lower=0, trans=1)
-        Y = Yt.T.reshape(l1, p1, nc)
-        Zb = np.transpose(s.L1inv, (0, 2, 1)) @ Y
-        inv_blocks = inv_blocks + np.einsum("jan,jbn->ab", Zb, Zb)
-        if q2:
-            Rinv, _ = dtrtri(R, lower=0)
-            off = 0
-            for k in problem.rest:
-                blk = problem.blocks[k]
-                rows = Rinv[off:off + problem.sizes[k]].reshape(blk.n_levels, blk.p, nc)
-                S[k] = np.einsum("jan,jbn->ab", rows, rows)
-                off += problem.sizes[k]
+            scaled = Ut[:, :q2] * lam[None, :] if problem.rest_scalar else np.asarray((lam.T @ Ut[:, :q2].T).T)
+            Y = scaled @ Rinv[:q2] + Ut[:, q2:] @ Rinv[q2:]
+        else:
+            Y = Ut @ Rinv
+        Y = Y.reshape(l1, p1, nc)
+        P = np.einsum("jan,jbn->jab", Y, Y)
+        P[:, problem._diag1, problem._diag1] += 1.0
+        inv_blocks = np.einsum("jca,jcd,jdb->ab", s.L1inv, P, s.L1inv, optimize=False)
+        off = 0
+        for k in problem.rest:
+            blk = problem.blocks[k]
+            rows = Rinv[off:off + problem.sizes[k]].reshape(blk.n_levels, blk.p, nc)
+            S[k] = np.einsum("jan,jbn->ab", rows, rows)
+            off += problem.sizes[k]
+    else:
+        inv_blocks = np.einsum("jba,jbc->ac", s.L1inv, s.L1inv)
     S[piv] = inv_blocks
     d_logdet = np.empty(problem.n_theta)
     d_pwrss = np.empty(problem.n_theta)
