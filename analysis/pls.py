@@ -157,6 +157,30 @@ class PLSProblem:
             return values
         return sp.csr_matrix((values, (self.lam_rows, self.lam_cols)), shape=(self.q2, self.q2))
 
+    def times_lambda(self, A: np.ndarray, theta) -> np.ndarray:
+        """A[:, :q2] Λr (a new array), term by term: each level's p_k columns times T_k."""
+        if self.rest_scalar:
+            return A[:, :self.q2] * theta[self.lam_idx][None, :]
+        out = np.empty((A.shape[0], self.q2))
+        off = 0
+        for k in self.rest:
+            blk, size = self.blocks[k], self.sizes[k]
+            part = A[:, off:off + size].reshape(A.shape[0], blk.n_levels, blk.p) @ self.T(theta, k)
+            out[:, off:off + size] = part.reshape(A.shape[0], size)
+            off += size
+        return out
+
+    def lambda_times(self, u2: np.ndarray, theta) -> np.ndarray:
+        """Λr u2 for a vector over the non-pivot random columns."""
+        if self.rest_scalar:
+            return theta[self.lam_idx] * u2
+        out, off = np.empty(self.q2), 0
+        for k in self.rest:
+            blk, size = self.blocks[k], self.sizes[k]
+            out[off:off + size] = (u2[off:off + size].reshape(blk.n_levels, blk.p) @ self.T(theta, k).T).ravel()
+            off += size
+        return out
+
     # ------------------------------------------------------------ evaluation
     def _pivot_factor(self, theta):
         """B = L1⁻¹T1' per pivot level, L1⁻¹, and log|L1|², with closed forms for 1 × 1 and 2 × 2 blocks."""
@@ -213,15 +237,14 @@ class PLSProblem:
             Q[:q2, q2:] -= np.asarray(Us.T @ U)
             Q[q2:, q2:] -= U.T @ U
         if q2:
-            lam = self.lambda_rest(theta)
             if self.rest_scalar:
                 scale = self._scale
-                scale[:q2] = lam
+                scale[:q2] = theta[self.lam_idx]
                 Q *= scale[:, None] * scale[None, :]
             else:
                 Q = np.triu(Q) + np.triu(Q, 1).T
-                Q[:q2, :] = np.asarray(lam.T @ Q[:q2, :])
-                Q[:, :q2] = np.asarray((lam.T @ Q[:, :q2].T).T)
+                Q[:, :q2] = self.times_lambda(Q, theta)
+                Q[:q2, :] = self.times_lambda(Q.T, theta).T
             Q[self._rr, self._rr] += 1.0
         R, info = dpotrf(Q, lower=0, clean=0, overwrite_a=1)
         if info < 0 or (info > 0 and info < self.m):
@@ -262,8 +285,7 @@ class PLSProblem:
         n_dense = s.U.shape[1] - (self.p + 1)
         resid1 = s.U[:, -1] - s.U[:, n_dense:n_dense + self.p] @ beta
         if self.q2:
-            lam = self.lambda_rest(s.theta)
-            lu = lam * u2 if self.rest_scalar else lam @ u2
+            lu = self.lambda_times(u2, s.theta)
             resid1 = resid1 - (s.U[:, :self.q2] @ lu if s.Us is None else s.Us @ lu)
         l1, p1 = s.L1inv.shape[:2]
         u1 = np.einsum("jba,jb->ja", s.L1inv, resid1.reshape(l1, p1))

@@ -17,8 +17,6 @@ __all__ = ["deviance_gradient", "logdet_pwrss_gradients"]
 
 def logdet_pwrss_gradients(problem, s, reml: bool):
     """(∂ log|M| or ∂ log|A|, ∂ r²) along θ at an evaluated state, or None where the formulas do not apply."""
-    if not problem.dense_C:
-        return None
     theta = s.theta
     diag = theta[problem.lower == 0]
     if diag.size and np.min(np.abs(diag)) < 1e-7:
@@ -27,15 +25,21 @@ def logdet_pwrss_gradients(problem, s, reml: bool):
     piv = problem.pivot
     beta, u1, u2, b = problem.modes(s)
     l1, p1 = u1.shape
-    C = problem.Cfull[:, :, :q2]
     b_rest = np.concatenate([b[k].ravel() for k in problem.rest]) if problem.rest else np.zeros(0)
     # Z'r, pivot levels then the rest
     zr1 = problem.Zy1 - problem.ZX1 @ beta - np.einsum("jab,jb->ja", problem.G, b[piv])
     K = problem.K
     if q2:
-        zr1 = zr1 - C @ b_rest
-        zr_rest = K[:q2, -1] - K[:q2, q2:q2 + p] @ beta - C.reshape(l1 * p1, q2).T @ b[piv].ravel() \
-            - K[:q2, :q2] @ b_rest
+        if problem.dense_C:
+            C = problem.Cfull[:, :, :q2].reshape(l1 * p1, q2)
+            U_rest, U_x = s.U[:, :q2], s.U[:, q2:q2 + p]
+        else:
+            C = problem.C
+            U_rest, U_x = s.Us.toarray(), s.U[:, :p]
+        zr1 = zr1 - (C @ b_rest).reshape(l1, p1)
+        zr_rest = K[:q2, -1] - K[:q2, q2:q2 + p] @ beta - C.T @ b[piv].ravel() - K[:q2, :q2] @ b_rest
+    else:
+        U_x = s.U[:, :p]
     # diagonal blocks of M⁻¹ (REML) or A⁻¹ (ML)
     nc = q2 + p if reml else q2
     S = {}
@@ -44,13 +48,9 @@ def logdet_pwrss_gradients(problem, s, reml: bool):
         # rest blocks from R⁻¹R⁻ᵀ
         Rinv, _ = dtrtri(s.R[:nc, :nc], lower=0)
         Rinv = np.triu(Rinv)
-        Ut = s.U[:, :nc]
-        if q2:
-            lam = problem.lambda_rest(theta)
-            scaled = Ut[:, :q2] * lam[None, :] if problem.rest_scalar else np.asarray((lam.T @ Ut[:, :q2].T).T)
-            Y = scaled @ Rinv[:q2] + Ut[:, q2:] @ Rinv[q2:]
-        else:
-            Y = Ut @ Rinv
+        Y = problem.times_lambda(U_rest, theta) @ Rinv[:q2] if q2 else 0.0
+        if reml:
+            Y = Y + U_x @ Rinv[q2:]
         Y = Y.reshape(l1, p1, nc)
         P = np.einsum("jan,jbn->jab", Y, Y)
         P[:, problem._diag1, problem._diag1] += 1.0

@@ -112,3 +112,19 @@ def test_ml_fit_differs_from_reml():
     m = fit_lmm(reference_data("sleepstudy"), "Reaction ~ Days + (Days | Subject)", reml=False)
     assert not m.reml
     assert m.criterion == pytest.approx(load_reference("sleepstudy_ml")["criterion"], rel=1e-8)
+
+
+@pytest.mark.parametrize("name", ["penicillin", "pain_rating_two_slopes"])
+def test_sparse_cross_product_path_gives_the_same_fit(name, monkeypatch):
+    """The sparse pivot-by-rest path (used for very many levels) reproduces the dense path's fit."""
+    import analysis.pls
+
+    monkeypatch.setattr(analysis.pls, "_DENSE_LIMIT", 0)
+    ref = load_reference(name)
+    from analysis import DESIGN_CONTRASTS
+
+    sparse = fit_lmm(reference_data(name), ref["formula"], contrasts=DESIGN_CONTRASTS)
+    dense = fit_reference(name)
+    assert sparse.criterion == pytest.approx(dense.criterion, rel=1e-9)
+    assert np.allclose(sparse.beta, dense.beta, rtol=1e-5, atol=1e-8)
+    assert np.allclose(sparse.fixed.df, dense.fixed.df, rtol=1e-3)

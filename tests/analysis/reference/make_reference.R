@@ -95,3 +95,7 @@ record("pain_rating", "pain_40x48.csv", pain,
        "rating ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus)",
        null_formula = "rating ~ pain * perspective * group + (1 | participant) + (1 | stimulus)")
 record("pain_log_rt", "pain_40x48.csv", pain, "log_rt ~ pain * perspective * group + (1 | participant) + (1 | stimulus)")
+record("pain_rating_two_slopes", "pain_40x48.csv", pain,
+       "rating ~ pain * perspective * group + (1 + pain | participant) + (1 + perspective | stimulus)")
+record("pain_log_rt_slope", "pain_40x48.csv", pain,
+       "log_rt ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus)")
