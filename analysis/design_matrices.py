@@ -69,16 +69,50 @@ def is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
-def _codes(series: pd.Series):
-    """Integer codes and the sorted levels present (a categorical's own category order)."""
+def _codes(series: pd.Series, mask: np.ndarray):
+    """Integer codes of the rows in ``mask`` and the sorted levels they use (a categorical's own order)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.cat.remove_unused_categories()
-        return series.cat.codes.to_numpy(dtype=np.int64), list(series.cat.categories)
-    try:
-        codes, uniques = pd.factorize(series, sort=True)
-    except TypeError:
-        codes, uniques = pd.factorize(series.astype(str), sort=True)
-    return codes.astype(np.int64), list(uniques)
+        codes, levels = series.cat.codes.to_numpy(dtype=np.int64), list(series.cat.categories)
+    else:
+        try:
+            codes, uniques = pd.factorize(series, sort=True)
+        except TypeError:
+            codes, uniques = pd.factorize(series.astype(str), sort=True)
+        codes, levels = codes.astype(np.int64), list(uniques)
+    codes = codes[mask]
+    used = np.bincount(codes, minlength=len(levels)) > 0
+    if not used.all():
+        codes = (np.cumsum(used) - 1)[codes]
+        levels = [lev for lev, keep in zip(levels, used) if keep]
+    return codes, levels
+
+
+class _Columns:
+    """The formula's columns restricted to complete rows, each converted once (numbers or codes and levels)."""
+
+    def __init__(self, data: pd.DataFrame, variables: list[str]):
+        self.series = {var: data[var] for var in variables}
+        mask = np.ones(len(data), dtype=bool)
+        for series in self.series.values():
+            mask &= series.notna().to_numpy()
+        self.mask = mask
+        self.n = int(mask.sum())
+        self._cache: dict = {}
+
+    def is_categorical(self, var: str) -> bool:
+        return is_categorical(self.series[var])
+
+    def numeric(self, var: str) -> np.ndarray:
+        key = ("numeric", var)
+        if key not in self._cache:
+            self._cache[key] = self.series[var].to_numpy(dtype=float)[self.mask]
+        return self._cache[key]
+
+    def coded(self, var: str):
+        key = ("codes", var)
+        if key not in self._cache:
+            self._cache[key] = _codes(self.series[var], self.mask)
+        return self._cache[key]
 
 
 def _factor_columns(name: str, coded, spec, full: bool):
@@ -102,11 +136,9 @@ def _factor_columns(name: str, coded, spec, full: bool):
     raise ValueError(f"contrasts[{name!r}] must be 'treatment', 'sum' or a mapping level -> value (got {spec!r})")
 
 
-def _model_matrix(data: pd.DataFrame, terms: TermList, contrasts: dict, n: int, coded: dict):
-    """Columns for an intercept plus terms, R's column names and each column's term label.
-
-    ``coded`` caches each categorical variable's codes and levels across calls.
-    """
+def _model_matrix(data: _Columns, terms: TermList, contrasts: dict):
+    """Columns for an intercept plus terms, R's column names and each column's term label."""
+    n = data.n
     columns, names, owners = [], [], []
     if terms.intercept:
         columns.append(np.ones((n, 1)))
@@ -115,20 +147,17 @@ def _model_matrix(data: pd.DataFrame, terms: TermList, contrasts: dict, n: int, 
     cache: dict = {}
     full_factor = None
     if not terms.intercept:
-        full_factor = next((t[0] for t in terms.terms if len(t) == 1 and is_categorical(data[t[0]])), None)
+        full_factor = next((t[0] for t in terms.terms if len(t) == 1 and data.is_categorical(t[0])), None)
     for term in terms.terms:
         block, block_names = np.ones((n, 1)), [""]
         for var in term:
-            series = data[var]
-            if is_categorical(series):
+            if data.is_categorical(var):
                 full = len(term) == 1 and var == full_factor
                 if (var, full) not in cache:
-                    if var not in coded:
-                        coded[var] = _codes(series)
-                    cache[var, full] = _factor_columns(var, coded[var], contrasts.get(var), full=full)
+                    cache[var, full] = _factor_columns(var, data.coded(var), contrasts.get(var), full=full)
                 cols, cnames = cache[var, full]
             else:
-                cols, cnames = series.to_numpy(dtype=float)[:, None], [var]
+                cols, cnames = data.numeric(var)[:, None], [var]
             # R varies the first variable of an interaction fastest
             block = (block[:, None, :] * cols[:, :, None]).reshape(n, -1)
             block_names = [f"{b}:{c}" if b else c for c in cnames for b in block_names]
@@ -159,35 +188,40 @@ def _suggest(name: str, options) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def select_rows(data: pd.DataFrame, formula: Formula) -> pd.DataFrame:
-    """The formula's columns with incomplete rows dropped; errors name a missing or unusable column."""
+def select_rows(data: pd.DataFrame, formula: Formula) -> _Columns:
+    """The formula's columns on the complete rows; errors name a missing or unusable column."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame (got {type(data).__name__})")
     for var in formula.variables:
         if var not in data.columns:
             raise KeyError(f"term {var!r} of formula {formula.text!r} is not a column of the data"
                            f"{_suggest(var, data.columns)} (columns: {', '.join(map(str, data.columns))})")
-        if data[var].isna().all():
+    columns = _Columns(data, formula.variables)
+    for var, series in columns.series.items():
+        if not series.notna().any():
             raise ValueError(f"column {var!r} used in formula {formula.text!r} has no non-missing values")
-    frame = data[formula.variables].dropna()
-    if len(frame) == 0:
+    if columns.n == 0:
         raise ValueError(f"no row of the data has all of {formula.variables} present")
-    response = frame[formula.response]
+    response = columns.series[formula.response]
     if is_categorical(response):
-        example = response.iloc[0]
+        example = response.dropna().iloc[0]
         raise ValueError(f"response {formula.response!r} must be numeric (got values such as {example!r})")
-    return frame.reset_index(drop=True)
+    return columns
 
 
-def _grouping(frame: pd.DataFrame, group: tuple[str, ...], coded: dict):
-    for g in group:
-        if g not in coded:
-            coded[g] = _codes(frame[g])
+def _label(level) -> str:
+    """A level as R prints it: whole floats without the '.0'."""
+    if isinstance(level, (float, np.floating)) and float(level).is_integer():
+        return str(int(level))
+    return str(level)
+
+
+def _grouping(data: _Columns, group: tuple[str, ...]):
     if len(group) == 1:
-        codes, levels = coded[group[0]]
-        return codes, [str(lev) for lev in levels]
-    parts = [coded[g] for g in group]
-    key = np.zeros(len(frame), dtype=np.int64)
+        codes, levels = data.coded(group[0])
+        return codes, [_label(lev) for lev in levels]
+    parts = [data.coded(g) for g in group]
+    key = np.zeros(data.n, dtype=np.int64)
     for codes, levels in parts:
         key = key * len(levels) + codes
     uniq, codes = np.unique(key, return_inverse=True)
@@ -195,7 +229,7 @@ def _grouping(frame: pd.DataFrame, group: tuple[str, ...], coded: dict):
     for k in uniq:
         names = []
         for codes_g, levels in reversed(parts):
-            names.append(str(levels[k % len(levels)]))
+            names.append(_label(levels[k % len(levels)]))
             k //= len(levels)
         labels.append(":".join(reversed(names)))
     return codes.astype(np.int64), labels
@@ -204,26 +238,25 @@ def _grouping(frame: pd.DataFrame, group: tuple[str, ...], coded: dict):
 def build_design(data: pd.DataFrame, formula: Formula, contrasts: dict | None = None):
     """Response vector, fixed design and random blocks for ``formula`` on ``data``.
 
-    Returns ``(frame, y, fixed, blocks)`` where ``frame`` holds the complete rows used.
+    Returns ``(rows, y, fixed, blocks)`` where ``rows`` are the positions of the complete rows used.
     """
     contrasts = dict(contrasts or {})
-    frame = select_rows(data, formula)
-    n = len(frame)
-    y = frame[formula.response].to_numpy(dtype=float)
-    coded: dict = {}
-    X, names, owners = _model_matrix(frame, formula.fixed, contrasts, n, coded)
+    columns = select_rows(data, formula)
+    n = columns.n
+    y = columns.numeric(formula.response)
+    X, names, owners = _model_matrix(columns, formula.fixed, contrasts)
     if X.shape[1] == 0:
         raise ValueError(f"formula {formula.text!r} has no fixed effects; keep at least the intercept")
     _check_rank(X, names, "fixed effects")
     fixed = FixedDesign(X, names, owners, list(dict.fromkeys(owners)))
     blocks, seen = [], {}
     for term in formula.random:
-        M, rnames, _ = _model_matrix(frame, term.expr, contrasts, n, coded)
+        M, rnames, _ = _model_matrix(columns, term.expr, contrasts)
         if term.only_column is not None:
             M, rnames = M[:, [term.only_column]], [rnames[term.only_column]]
         if M.shape[1] == 0:
             raise ValueError(f"random term ( ... | {term.group_name}) of formula {formula.text!r} has no columns")
-        codes, levels = _grouping(frame, term.group, coded)
+        codes, levels = _grouping(columns, term.group)
         if len(levels) < 2:
             raise ValueError(f"grouping factor {term.group_name!r} has {len(levels)} level in the data used; "
                              f"a random effect needs at least 2 levels")
@@ -243,4 +276,4 @@ def build_design(data: pd.DataFrame, formula: Formula, contrasts: dict | None = 
         seen[block.group] = count + 1
         if count:
             block.group = f"{block.group}.{count}"
-    return frame, y, fixed, blocks
+    return np.flatnonzero(columns.mask), y, fixed, blocks

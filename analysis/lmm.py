@@ -152,7 +152,7 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmRe
     parsed = parse_formula(formula)
     if not parsed.random:
         raise ValueError(f"formula {formula!r} has no random term such as (1 | group); fit_lmm needs at least one")
-    frame, y, fixed, blocks = build_design(data, parsed, contrasts)
+    rows, y, fixed, blocks = build_design(data, parsed, contrasts)
     problem = PLSProblem(y, fixed.X, blocks)
     theta, crit, success, message, n_eval = _minimise(problem, reml, start)
     state = problem.evaluate(theta)
@@ -178,7 +178,7 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmRe
         blk = blocks[k]
         fitted = fitted + np.einsum("ij,ij->i", blk.M, b[blk.codes])
     return LmmResult(
-        formula=formula, reml=reml, contrasts=dict(contrasts or {}), data=data, frame=frame,
+        formula=formula, reml=reml, contrasts=dict(contrasts or {}), data=data, rows=rows,
         fixed_design=fixed, blocks=blocks, theta=theta, beta=beta, sigma=sigma, criterion=float(crit),
         vcov=sigma ** 2 * problem.rx_inverse(state), modes=modes, fitted=fitted, residuals=y - fitted,
         converged=success, singular=singular, optimizer_message=message, n_evaluations=n_eval,

@@ -18,7 +18,7 @@ class LmmResult:
     reml: bool
     contrasts: dict
     data: pd.DataFrame = field(repr=False)
-    frame: pd.DataFrame = field(repr=False)
+    rows: np.ndarray = field(repr=False)  # positions in ``data`` of the complete rows used
     fixed_design: object = field(repr=False)
     blocks: list = field(repr=False)
     theta: np.ndarray
@@ -41,7 +41,7 @@ class LmmResult:
     # ----------------------------------------------------------- counts
     @property
     def n_obs(self) -> int:
-        return len(self.frame)
+        return len(self.rows)
 
     @property
     def n_params(self) -> int:
