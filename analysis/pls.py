@@ -73,6 +73,7 @@ class PLSProblem:
         for b, (r, c) in zip(blocks, self.tri):
             lower += [0.0 if i == j else -np.inf for i, j in zip(r, c)]
         self.lower = np.array(lower)
+        self.diagonal = np.flatnonzero(self.lower == 0)
         self.theta0 = np.where(self.lower == 0, 1.0, 0.0)
         self.pivot = int(np.argmax(self.sizes))
         self._diag1 = np.arange(blocks[self.pivot].p)
@@ -246,7 +247,7 @@ class PLSProblem:
                 Q[:, :q2] = self.times_lambda(Q, theta)
                 Q[:q2, :] = self.times_lambda(Q.T, theta).T
             Q[self._rr, self._rr] += 1.0
-        R, info = dpotrf(Q, lower=0, clean=0, overwrite_a=1)
+        R, info = dpotrf(Q, lower=0, clean=1, overwrite_a=1)
         if info < 0 or (info > 0 and info < self.m):
             raise np.linalg.LinAlgError("the penalised least-squares system is not positive definite")
         pwrss = R[-1, -1] ** 2 if info == 0 else 0.0

@@ -18,8 +18,7 @@ __all__ = ["deviance_gradient", "logdet_pwrss_gradients"]
 def logdet_pwrss_gradients(problem, s, reml: bool):
     """(∂ log|M| or ∂ log|A|, ∂ r²) along θ at an evaluated state, or None where the formulas do not apply."""
     theta = s.theta
-    diag = theta[problem.lower == 0]
-    if diag.size and np.min(np.abs(diag)) < 1e-7:
+    if any(abs(t) < 1e-7 for t in theta[problem.diagonal].tolist()):
         return None
     q2, p = problem.q2, problem.p
     piv = problem.pivot
@@ -46,8 +45,7 @@ def logdet_pwrss_gradients(problem, s, reml: bool):
     if nc:
         # M⁻¹ = ℒ⁻ᵀℒ⁻¹ with ℒ = [[L1, 0], [Ũ', R']]: pivot blocks L1⁻ᵀ(I + Y_jY_j')L1⁻¹ with Y = ŨR⁻¹,
         # rest blocks from R⁻¹R⁻ᵀ
-        Rinv, _ = dtrtri(s.R[:nc, :nc], lower=0)
-        Rinv = np.triu(Rinv)
+        Rinv, _ = dtrtri(s.R[:nc, :nc], lower=0)  # R's lower triangle is zero (dpotrf clean=1)
         Y = problem.times_lambda(U_rest, theta) @ Rinv[:q2] if q2 else 0.0
         if reml:
             Y = Y + U_x @ Rinv[q2:]
