@@ -74,11 +74,18 @@ def _codes(series: pd.Series, mask: np.ndarray):
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes, levels = series.cat.codes.to_numpy(dtype=np.int64), list(series.cat.categories)
     else:
+        # factorize in order of appearance (twice as fast as sort=True), then sort the few levels
+        codes, uniques = pd.factorize(series)
+        found = uniques.tolist()
         try:
-            codes, uniques = pd.factorize(series, sort=True)
+            order = sorted(range(len(found)), key=found.__getitem__)
         except TypeError:
-            codes, uniques = pd.factorize(series.astype(str), sort=True)
-        codes, levels = codes.astype(np.int64), list(uniques)
+            order = sorted(range(len(found)), key=lambda i: str(found[i]))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes = rank[codes[mask]]
+        levels = [found[i] for i in order]
+        mask = slice(None)
     codes = codes[mask]
     used = np.bincount(codes, minlength=len(levels)) > 0
     if not used.all():

@@ -74,6 +74,7 @@ class PLSProblem:
             lower += [0.0 if i == j else -np.inf for i, j in zip(r, c)]
         self.lower = np.array(lower)
         self.diagonal = np.flatnonzero(self.lower == 0)
+        self._t_key, self._t_list = None, []
         self.theta0 = np.where(self.lower == 0, 1.0, 0.0)
         self.pivot = int(np.argmax(self.sizes))
         self._diag1 = np.arange(blocks[self.pivot].p)
@@ -84,9 +85,9 @@ class PLSProblem:
     def z_matrix(self, k: int) -> sp.csr_matrix:
         """Sparse Z of random term k (n × p_k·l_k), columns level-major as in lme4."""
         b = self.blocks[k]
-        rows = np.repeat(np.arange(self.n), b.p)
         cols = (b.codes[:, None] * b.p + np.arange(b.p)[None, :]).ravel()
-        return sp.csr_matrix((b.M.ravel(), (rows, cols)), shape=(self.n, b.p * b.n_levels))
+        indptr = np.arange(0, self.n * b.p + 1, b.p)
+        return sp.csr_matrix((b.M.ravel(), cols, indptr), shape=(self.n, b.p * b.n_levels))
 
     def _cross_products(self, y, X):
         piv = self.blocks[self.pivot]
@@ -134,22 +135,26 @@ class PLSProblem:
         for k in self.rest:
             b = self.blocks[k]
             r, c = self.tri[k]
-            t0 = self.theta_slices[k].start
-            for lev in range(b.n_levels):
-                rows.append(off + lev * b.p + r)
-                cols.append(off + lev * b.p + c)
-                idx.append(t0 + np.arange(len(r)))
+            start = off + b.p * np.arange(b.n_levels)[:, None]
+            rows.append((start + r).ravel())
+            cols.append((start + c).ravel())
+            idx.append(np.tile(self.theta_slices[k].start + np.arange(len(r)), b.n_levels))
             off += b.p * b.n_levels
         self.lam_rows, self.lam_cols = np.concatenate(rows), np.concatenate(cols)
         self.lam_idx = np.concatenate(idx)
 
     def T(self, theta: np.ndarray, k: int) -> np.ndarray:
-        """Lower-triangular relative covariance factor of term k."""
-        b = self.blocks[k]
-        T = np.zeros((b.p, b.p))
-        r, c = self.tri[k]
-        T[r, c] = theta[self.theta_slices[k]]
-        return T
+        """Lower-triangular relative covariance factor of term k (read-only; the last θ's are cached)."""
+        key = theta.tobytes()
+        if key != self._t_key:
+            factors = []
+            for j, b in enumerate(self.blocks):
+                T = np.zeros((b.p, b.p))
+                r, c = self.tri[j]
+                T[r, c] = theta[self.theta_slices[j]]
+                factors.append(T)
+            self._t_key, self._t_list = key, factors
+        return self._t_list[k]
 
     def lambda_rest(self, theta):
         """Λ over the non-pivot terms: a vector (all scalar terms) or a sparse matrix."""
