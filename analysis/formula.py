@@ -5,7 +5,9 @@ Supported syntax (as in R and lme4): ``y ~ a + b``, interactions ``a:b`` and
 ``- 1`` for the intercept, parentheses, and random terms ``(expr | g)`` and
 ``(expr || g)`` (uncorrelated: one term per column) with grouping factors ``g``,
 ``a:b`` (interaction factor) and ``a/b`` (nested: ``(expr | a) + (expr | b:a)``, named inner-first as lme4 names it).
-Names may be written in backticks.
+Names may be written in backticks. ``(expr || g)`` splits into one term per model-matrix
+column, which is lme4's expansion for numeric variables; for a factor inside ``||`` lme4
+keeps the factor's columns together, so write such a term out explicitly.
 """
 from __future__ import annotations
 
