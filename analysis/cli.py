@@ -63,7 +63,11 @@ def _cmd_fit(args) -> int:
 
     data = read_tables(args.data)
     contrasts = design_contrasts_for(data) if args.coding == "design" else {}
-    result = fit_lmm(data, args.formula, reml=args.reml, contrasts=contrasts)
+    try:
+        result = fit_lmm(data, args.formula, reml=args.reml, contrasts=contrasts)
+    except (ValueError, KeyError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        raise InputError(f"{', '.join(args.data)}: {message}") from exc
     for note in result.warnings:
         print(f"warning: {note}", file=sys.stderr)
     if args.json:

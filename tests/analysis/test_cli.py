@@ -105,3 +105,17 @@ def test_module_entry_point_runs(tmp_path):
                            "Reaction ~ Days + (1 | Subject)", "--json"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n_obs"] == 180
+
+
+def test_rank_deficient_and_empty_columns_name_file_and_term(tmp_path, capsys):
+    """Rank-deficient fixed effects and an all-missing column are one-line errors naming the file and term."""
+    path = tmp_path / "d.csv"
+    frame = pd.read_csv(SLEEP)
+    frame["Days2"] = frame["Days"] * 2
+    frame["empty"] = np.nan
+    frame.to_csv(path, index=False)
+    assert main(["fit", str(path), "--formula", "Reaction ~ Days + Days2 + (1 | Subject)"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "'Days2'" in err and "rank deficient" in err
+    assert main(["fit", str(path), "--formula", "Reaction ~ empty + (1 | Subject)"]) == 2
+    assert "'empty'" in capsys.readouterr().err
