@@ -97,7 +97,9 @@ class PLSProblem:
         for a in range(p1):
             for c in range(a, p1):
                 self.G[:, a, c] = self.G[:, c, a] = np.bincount(codes, M[:, a] * M[:, c], minlength=l1)
-        Xy = np.column_stack([X, y])
+        Xy = np.empty((self.n, self.p + 1), order="F")  # contiguous columns for the per-column sums
+        Xy[:, :self.p] = X
+        Xy[:, self.p] = y
         Z1t = self.z_matrix(self.pivot).T.tocsr()
         ZXy1 = np.asarray(Z1t @ Xy).reshape(l1, p1, self.p + 1)
         self.ZX1, self.Zy1 = ZXy1[:, :, :self.p], ZXy1[:, :, self.p]
@@ -109,17 +111,23 @@ class PLSProblem:
         K[self.q2:, self.q2:] = Xy.T @ Xy
         self.dense_C = True
         if self.rest:
-            Zr = sp.hstack([self.z_matrix(k) for k in self.rest], format="csr")
-            C = (Z1t @ Zr).tocsr()
             self.dense_C = self.q1 * self.q2 <= _DENSE_LIMIT
-            K[:self.q2, :self.q2] = (Zr.T @ Zr).toarray()
-            K[:self.q2, self.q2:] = np.asarray(Zr.T @ Xy)
+            offsets = np.cumsum([0] + [self.sizes[k] for k in self.rest])
+            for i, k in enumerate(self.rest):
+                rows = slice(offsets[i], offsets[i + 1])
+                for j, l in enumerate(self.rest[:i + 1]):
+                    K[rows, offsets[j]:offsets[j + 1]] = self._crossprod(k, l)
+                    K[offsets[j]:offsets[j + 1], rows] = K[rows, offsets[j]:offsets[j + 1]].T
+                K[rows, self.q2:] = self._crossprod_dense(k, Xy)
             K[self.q2:, :self.q2] = K[:self.q2, self.q2:].T
             self._lambda_pattern()
-            if not self.dense_C:
-                self.C = C
+            if self.dense_C:
+                C = np.concatenate([self._crossprod(self.pivot, k) for k in self.rest], axis=1)
+            else:
+                Zr = sp.hstack([self.z_matrix(k) for k in self.rest], format="csr")
+                self.C = (Z1t @ Zr).tocsr()
         if self.dense_C:
-            parts = [C.toarray().reshape(l1, p1, self.q2)] if self.rest else []
+            parts = [C.reshape(l1, p1, self.q2)] if self.rest else []
             self.Cfull = np.concatenate(parts + [ZXy1], axis=2)
         else:
             self.Cfull = ZXy1
@@ -128,6 +136,31 @@ class PLSProblem:
         self._scale = np.ones(self.m)
         if p1 == 2:
             self._g11, self._g12, self._g22 = (np.ascontiguousarray(self.G[:, a, c]) for a, c in ((0, 0), (0, 1), (1, 1)))
+
+    def _crossprod(self, i: int, j: int) -> np.ndarray:
+        """Dense Z_i'Z_j of two random terms by counting level pairs (block-diagonal when i == j)."""
+        bi, bj = self.blocks[i], self.blocks[j]
+        out = np.zeros((self.sizes[i], self.sizes[j]))
+        for a in range(bi.p):
+            for c in range(bj.p):
+                w = bi.M[:, a] * bj.M[:, c]
+                if i == j:
+                    idx = np.arange(bi.n_levels)
+                    out[idx * bi.p + a, idx * bj.p + c] = np.bincount(bi.codes, w, minlength=bi.n_levels)
+                else:
+                    key = bi.codes * bj.n_levels + bj.codes
+                    counts = np.bincount(key, w, minlength=bi.n_levels * bj.n_levels)
+                    out[a::bi.p, c::bj.p] = counts.reshape(bi.n_levels, bj.n_levels)
+        return out
+
+    def _crossprod_dense(self, k: int, A: np.ndarray) -> np.ndarray:
+        """Z_k'A for a dense n × c matrix A, level-major rows."""
+        b = self.blocks[k]
+        out = np.empty((self.sizes[k], A.shape[1]))
+        for a in range(b.p):
+            for c in range(A.shape[1]):
+                out[a::b.p, c] = np.bincount(b.codes, b.M[:, a] * A[:, c], minlength=b.n_levels)
+        return out
 
     def _lambda_pattern(self):
         """Row/column/θ-index pattern of the sparse Λ over the non-pivot terms."""
