@@ -13,10 +13,14 @@ def anova_type3(result) -> pd.DataFrame:
 
     Each term other than the intercept is tested by the joint Wald F over its columns,
     with lmerTest's multi-df Satterthwaite denominator df (Kuznetsova, Brockhoff &
-    Christensen 2017, JSS 82(13), doi:10.18637/jss.v082.i13). For numeric and effect- or
-    sum-coded predictors this is lmerTest's ``anova(m, type = 3)``; with treatment-coded
-    factors that appear in interactions, the lower-order terms' hypotheses depend on the
-    coding (as for any type-III test) and differ from lmerTest's coding-free contrasts.
+    Christensen 2017, JSS 82(13), doi:10.18637/jss.v082.i13): lmerTest's
+    ``contest(m, L, joint = TRUE)`` with L selecting the term's columns. For numeric and
+    effect-coded (one-column) terms this is lmerTest's ``anova(m, type = 3)``. For a
+    treatment-coded factor with more than two levels the F is the same, but lmerTest's
+    type-III table uses another basis of the same hypothesis, and since the multi-df
+    Satterthwaite df depends on the basis its denominator df can differ by a few per cent;
+    with treatment-coded factors inside interactions the lower-order hypotheses themselves
+    depend on the coding, as for any type-III test.
     """
     if result.satterthwaite is None:
         raise ValueError("the model was fitted with satterthwaite=False; refit with satterthwaite=True for anova()")

@@ -9,6 +9,7 @@ suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonli
 data("sleepstudy", "Penicillin", "InstEval", "Pastes", package = "lme4")
 sleep <- sleepstudy
 sleep$Subject <- as.character(sleep$Subject)
+sleep$phase <- ifelse(sleep$Days < 3, "early", ifelse(sleep$Days < 6, "mid", "late"))
 write.csv(sleep, "sleepstudy.csv", row.names = FALSE)
 pen <- data.frame(diameter = Penicillin$diameter, plate = as.character(Penicillin$plate),
                   sample = as.character(Penicillin$sample))
@@ -55,6 +56,22 @@ anova_table <- function(m) {
              p = a[["Pr(>F)"]], row.names = NULL)
 }
 
+joint_table <- function(m) {
+  # joint Wald F over each term's own columns (lmerTest's contest with joint = TRUE), the
+  # hypothesis analysis.anova_type3 tests; for numeric and effect-coded terms it equals anova(type = 3)
+  assign <- attr(model.matrix(m), "assign")
+  labels <- attr(terms(m), "term.labels")
+  rows <- lapply(seq_along(labels), function(i) {
+    cols <- which(assign == i)
+    L <- matrix(0, length(cols), length(assign))
+    L[cbind(seq_along(cols), cols)] <- 1
+    ct <- contest(m, L, joint = TRUE)
+    data.frame(term = labels[i], F = ct[["F value"]], NumDF = ct[["NumDF"]], DenDF = ct[["DenDF"]],
+               p = ct[["Pr(>F)"]])
+  })
+  do.call(rbind, rows)
+}
+
 lrt_table <- function(m0, m1) {
   a <- suppressMessages(anova(m0, m1, refit = TRUE))
   data.frame(model = c("m0", "m1"), npar = a$npar, AIC = a$AIC, BIC = a$BIC, logLik = a$logLik,
@@ -72,6 +89,7 @@ record <- function(name, csv, d, formula, reml = TRUE, null_formula = NULL) {
     logLik = as.numeric(logLik(m)), AIC = AIC(m), BIC = BIC(m), df_loglik = attr(logLik(m), "df"),
     sigma = sigma(m), theta = unname(getME(m, "theta")), isSingular = isSingular(m),
     fixed = fixed_table(m), random = random_table(m), ranef = ranef_list(m), anova = anova_table(m),
+    anova_joint = joint_table(m),
     fit_seconds = elapsed)
   if (!is.null(null_formula)) {
     m0 <- lmer(as.formula(null_formula), data = d, REML = reml)
@@ -87,6 +105,7 @@ record("sleepstudy", "sleepstudy.csv", sleep, "Reaction ~ Days + (Days | Subject
        null_formula = "Reaction ~ Days + (1 | Subject)")
 record("sleepstudy_ml", "sleepstudy.csv", sleep, "Reaction ~ Days + (Days | Subject)", reml = FALSE)
 record("sleepstudy_uncorrelated", "sleepstudy.csv", sleep, "Reaction ~ Days + (Days || Subject)")
+record("sleepstudy_factor_slope", "sleepstudy.csv", sleep, "Reaction ~ phase + (1 + phase | Subject)")
 record("penicillin", "penicillin.csv", pen, "diameter ~ 1 + (1 | plate) + (1 | sample)",
        null_formula = "diameter ~ 1 + (1 | plate)")
 record("pastes_nested", "pastes.csv", pastes, "strength ~ 1 + (1 | batch/cask)")
