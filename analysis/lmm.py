@@ -17,6 +17,7 @@ from scipy import optimize
 from .design_matrices import build_design
 from .formula import parse_formula
 from .lmm_result import LmmResult
+from .lmm_start import moment_start, newton_steps
 from .pls import PLSProblem
 from .pls_gradient import deviance_gradient
 from .satterthwaite import Satterthwaite
@@ -53,7 +54,12 @@ def _objective(problem: PLSProblem, reml: bool, count: list):
 
 
 def _minimise(problem: PLSProblem, reml: bool, theta0=None):
-    """Bounded quasi-Newton over θ, checked by bounded Nelder–Mead when it ends on a bound or fails."""
+    """Minimise the profiled criterion over θ.
+
+    From a moment-based start and a few Newton steps (when they apply), bounded L-BFGS-B
+    with the analytic gradient (lme4's bounds: diagonals of Λ ≥ 0), checked by bounded
+    Nelder–Mead when it ends on a bound or fails.
+    """
     lower = problem.lower
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     start = problem.theta0 if theta0 is None else np.asarray(theta0, dtype=float)
@@ -66,8 +72,15 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
 
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", RuntimeWarning)
+        if theta0 is None:
+            moments = moment_start(problem)
+            if moments is not None and f(moments) < f(start):
+                start = moments
+                reached = newton_steps(problem, objective, start)
+                if reached is not None:
+                    start = reached
         best = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                                 options={"ftol": 1e-13, "gtol": 1e-6, "maxiter": 2000})
+                                 options={"ftol": 1e-13, "gtol": 1e-5, "maxiter": 2000})
         used = "L-BFGS-B"
         on_bound = np.any((lower == 0) & (best.x <= 1e-6))
         if not best.success or not np.isfinite(best.fun) or on_bound:
