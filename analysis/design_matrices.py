@@ -99,9 +99,10 @@ class _Columns:
 
     def __init__(self, data: pd.DataFrame, variables: list[str]):
         self.series = {var: data[var] for var in variables}
+        self.present = {var: series.notna().to_numpy() for var, series in self.series.items()}
         mask = np.ones(len(data), dtype=bool)
-        for series in self.series.values():
-            mask &= series.notna().to_numpy()
+        for present in self.present.values():
+            mask &= present
         self.mask = mask
         self.n = int(mask.sum())
         self._cache: dict = {}
@@ -204,8 +205,8 @@ def select_rows(data: pd.DataFrame, formula: Formula) -> _Columns:
             raise KeyError(f"term {var!r} of formula {formula.text!r} is not a column of the data"
                            f"{_suggest(var, data.columns)} (columns: {', '.join(map(str, data.columns))})")
     columns = _Columns(data, formula.variables)
-    for var, series in columns.series.items():
-        if not series.notna().any():
+    for var, present in columns.present.items():
+        if not present.any():
             raise ValueError(f"column {var!r} used in formula {formula.text!r} has no non-missing values")
     if columns.n == 0:
         raise ValueError(f"no row of the data has all of {formula.variables} present")

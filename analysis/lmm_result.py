@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 __all__ = ["LmmResult"]
 
@@ -71,18 +72,17 @@ class LmmResult:
         return list(self.fixed_design.names)
 
     # ----------------------------------------------------------- tables
-    @property
+    @cached_property
     def fixed(self) -> pd.DataFrame:
         """Fixed effects: term, estimate, se, df (Satterthwaite), t, p, ci_low, ci_high (95%)."""
         se = np.sqrt(np.diag(self.vcov))
         if self.satterthwaite is not None:
-            eye = np.eye(len(self.beta))
-            df = np.array([self.satterthwaite.df_contrast(eye[i]) for i in range(len(self.beta))])
+            df = self.satterthwaite.df_coefficients()
         else:
             df = np.full(len(self.beta), np.nan)
         t = self.beta / se
-        p = 2 * stats.t.sf(np.abs(t), df)
-        half = stats.t.ppf(0.975, df) * se
+        p = 2 * special.stdtr(df, -np.abs(t))
+        half = special.stdtrit(df, 0.975) * se
         return pd.DataFrame({"term": self.term_names, "estimate": self.beta, "se": se, "df": df, "t": t, "p": p,
                              "ci_low": self.beta - half, "ci_high": self.beta + half})
 

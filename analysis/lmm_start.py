@@ -69,7 +69,7 @@ def _canonical(problem, theta: np.ndarray) -> np.ndarray:
     return theta
 
 
-def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 8):
+def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 5):
     """Damped Newton steps on the profiled criterion from a good start, Hessian by differences of the gradient.
 
     Returns the point reached (or None when the steps do not apply: no analytic gradient,
@@ -78,20 +78,21 @@ def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 8):
     """
     value, grad = objective(theta)
     k = len(theta)
-    for _ in range(max_steps):
+    for iteration in range(max_steps):
         if not np.isfinite(value) or np.min(np.abs(theta[problem.diagonal]), initial=np.inf) < 1e-3:
             return None
-        h = 1e-6 * np.maximum(np.abs(theta), 0.05)
-        H = np.empty((k, k))
-        for i in range(k):
-            shifted = theta.copy()
-            shifted[i] += h[i]
-            H[:, i] = (objective(shifted)[1] - grad) / h[i]
-        H = 0.5 * (H + H.T)
-        try:
-            chol = np.linalg.cholesky(H)
-        except np.linalg.LinAlgError:
-            return None
+        if iteration < 2:  # a fresh Hessian for the first two steps, then chord steps with the last one
+            h = 1e-6 * np.maximum(np.abs(theta), 0.05)
+            H = np.empty((k, k))
+            for i in range(k):
+                shifted = theta.copy()
+                shifted[i] += h[i]
+                H[:, i] = (objective(shifted)[1] - grad) / h[i]
+            H = 0.5 * (H + H.T)
+            try:
+                chol = np.linalg.cholesky(H)
+            except np.linalg.LinAlgError:
+                return None
         step = -np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
         for _ in range(5):
             trial = _canonical(problem, theta + step)
@@ -104,6 +105,6 @@ def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 8):
         theta, value, grad = trial, new_value, new_grad
         # the decrease still to come, predicted with this step's Hessian: stop when it is negligible
         remaining = 0.5 * grad @ np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
-        if remaining <= 1e-9 * max(abs(value), 1.0):
+        if remaining <= 1e-12 * max(abs(value), 1.0):
             return theta
     return theta

@@ -75,6 +75,7 @@ class PLSProblem:
         self.lower = np.array(lower)
         self.diagonal = np.flatnonzero(self.lower == 0)
         self._t_key, self._t_list = None, []
+        self._last_state = None  # (θ bytes, state) of the last evaluation, reused when θ repeats
         self.theta0 = np.where(self.lower == 0, 1.0, 0.0)
         self.pivot = int(np.argmax(self.sizes))
         self._diag1 = np.arange(blocks[self.pivot].p)
@@ -261,7 +262,15 @@ class PLSProblem:
         factor R of D(K − U'U)D + E (K = [Zr X y]'[Zr X y], D = diag(Λr, I, 1), E = I on
         the rest-random block) holds L over the rest, R_X, and √r²(θ) as its last pivot.
         """
-        theta = np.asarray(theta, dtype=float)
+        theta = np.array(theta, dtype=float)  # a copy: the state keeps it
+        key = theta.tobytes()
+        if self._last_state is not None and self._last_state[0] == key:
+            return self._last_state[1]
+        state = self._evaluate(theta)
+        self._last_state = (key, state)
+        return state
+
+    def _evaluate(self, theta: np.ndarray) -> PLSState:
         B, L1inv, ldL2 = self._pivot_factor(theta)
         q2 = self.q2
         U = (B @ self.Cfull).reshape(self.q1, -1)

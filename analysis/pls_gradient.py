@@ -17,6 +17,13 @@ __all__ = ["deviance_gradient", "logdet_pwrss_gradients"]
 
 def logdet_pwrss_gradients(problem, s, reml: bool):
     """(∂ log|M| or ∂ log|A|, ∂ r²) along θ at an evaluated state, or None where the formulas do not apply."""
+    cache = s.__dict__.setdefault("_gradients", {})
+    if reml not in cache:
+        cache[reml] = _gradients(problem, s, reml)
+    return cache[reml]
+
+
+def _gradients(problem, s, reml: bool):
     theta = s.theta
     if any(abs(t) < 1e-7 for t in theta[problem.diagonal].tolist()):
         return None

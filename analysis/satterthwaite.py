@@ -84,6 +84,14 @@ class Satterthwaite:
         self.jacobian = jac
         self.vcov_beta = s2 * rxi0
 
+    def df_coefficients(self) -> np.ndarray:
+        """Satterthwaite df of each coefficient β_i (the unit contrasts), at once."""
+        var = np.diag(self.vcov_beta)
+        grad = np.diagonal(self.jacobian, axis1=1, axis2=2)  # (k + 1, p): ∂ var(β_i) / ∂φ
+        denom = np.einsum("ki,kl,li->i", grad, self.vcov_varpar, grad)
+        with np.errstate(divide="ignore"):
+            return np.where(denom > 0, 2.0 * var * var / denom, np.inf)
+
     def df_contrast(self, l: np.ndarray) -> float:
         """Satterthwaite df of the single contrast l'β."""
         l = np.asarray(l, dtype=float)
