@@ -99,7 +99,7 @@ class _Columns:
 
     def __init__(self, data: pd.DataFrame, variables: list[str]):
         self.series = {var: data[var] for var in variables}
-        self.present = {var: series.notna().to_numpy() for var, series in self.series.items()}
+        self.present = {var: ~np.asarray(series.array.isna(), dtype=bool) for var, series in self.series.items()}
         mask = np.ones(len(data), dtype=bool)
         for present in self.present.values():
             mask &= present
