@@ -8,6 +8,8 @@ Coding of categorical (string, boolean or pandas categorical) predictors:
   variable (``pain``) holding the given value per level (effect coding);
 * ``contrasts={"x": "sum"}``: R's ``contr.sum`` (columns ``x1``, ``x2``, ...).
 
+A numeric column named in ``contrasts`` is coded as a factor of its values.
+
 ``DESIGN_CONTRASTS`` holds the project's effect coding of the design's two-level factors
 (pain, self, outgroup and hand = +0.5). Numeric predictors enter as they are. When the
 intercept is removed (``0 +`` or ``- 1``), the first categorical main effect gets one
@@ -106,9 +108,11 @@ class _Columns:
         self.mask = mask
         self.n = int(mask.sum())
         self._cache: dict = {}
+        self.coded_by_request: set = set()
 
     def is_categorical(self, var: str) -> bool:
-        return is_categorical(self.series[var])
+        """Text, boolean and categorical columns, and any column given a coding in ``contrasts``."""
+        return var in self.coded_by_request or is_categorical(self.series[var])
 
     def numeric(self, var: str) -> np.ndarray:
         key = ("numeric", var)
@@ -250,6 +254,7 @@ def build_design(data: pd.DataFrame, formula: Formula, contrasts: dict | None = 
     """
     contrasts = dict(contrasts or {})
     columns = select_rows(data, formula)
+    columns.coded_by_request = {var for var in contrasts if var != formula.response}
     n = columns.n
     y = columns.numeric(formula.response)
     X, names, owners = _model_matrix(columns, formula.fixed, contrasts)

@@ -94,3 +94,13 @@ def test_contrast_mapping_must_cover_levels(frame):
     """A level-value coding that misses a level is refused, naming the level."""
     with pytest.raises(ValueError, match="missing"):
         design(frame, "y ~ f + (1 | g)", {"f": {"a": -0.5, "b": 0.5}})
+
+
+def test_numeric_column_named_in_contrasts_is_a_factor(frame):
+    """A numeric 0/1 column given a coding is coded as a factor of its values."""
+    frame["z"] = [0, 1] * 6
+    _, _, fixed, _ = design(frame, "y ~ z + (1 | g)", {"z": {0: -0.5, 1: 0.5}})
+    assert fixed.names == ["(Intercept)", "z"]
+    assert list(fixed.X[:2, 1]) == [-0.5, 0.5]
+    _, _, fixed, _ = design(frame, "y ~ z + (1 | g)", {"z": "treatment"})
+    assert fixed.names == ["(Intercept)", "z1"]
