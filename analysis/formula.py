@@ -83,7 +83,8 @@ def _tokenize(text: str) -> list[str]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise FormulaError(f"formula {text!r}: unexpected character {text[pos:].strip()[:1]!r} at position {pos + 1} "
+            bad = text[pos:].strip()[:1]
+            raise FormulaError(f"formula {text!r}: unexpected character {bad!r} at position {pos + 1} "
                                f"(allowed: names, 0, 1, + - * : / ( ) | ||)")
         quoted, bars, name, number, op = match.groups()
         tokens.append(quoted[1:-1] if quoted else (bars or name or number or op))
@@ -140,7 +141,8 @@ class _Parser:
             rhs, _ = self.interaction(allow_random)
             if op == "*":
                 crossed = _cross(terms, rhs)
-                terms = terms + [t for t in rhs if t not in terms] + [t for t in crossed if t not in terms and t not in rhs]
+                terms = terms + [t for t in rhs if t not in terms]
+                terms += [t for t in crossed if t not in terms]
             else:
                 joint = [tuple(dict.fromkeys(v for t in terms for v in t))]
                 terms = terms + [t for t in _cross(joint, rhs) if t not in terms]
@@ -174,7 +176,8 @@ class _Parser:
                     break
             if bar is not None:
                 if not allow_random:
-                    raise self.error("a random term ( ... | group) may only appear at the top level of the right-hand side")
+                    raise self.error("a random term ( ... | group) may only appear at the top level "
+                                     "of the right-hand side")
                 self.random_term(start, bar)
                 return [], None
             inner = self.expression(allow_random)
@@ -186,7 +189,8 @@ class _Parser:
             return [], token == "1"
         if re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_.]*", token):
             if self.peek() == "(":
-                raise self.error(f"function calls such as {token}(...) are not supported; compute the column in the data first")
+                raise self.error(f"function calls such as {token}(...) are not supported; "
+                                 f"compute the column in the data first")
             return [(self.name(token),)], None
         raise self.error(f"unexpected {token!r}")
 
@@ -267,7 +271,8 @@ def parse_formula(text: str) -> Formula:
         raise FormulaError(f"formula must look like 'response ~ terms' (got {text!r})")
     tokens = _tokenize(text)
     if tokens.count("~") != 1 or tokens[0] == "~" or tokens[-1] == "~":
-        raise FormulaError(f"formula {text!r}: needs exactly one '~' with a response on its left and terms on its right")
+        raise FormulaError(f"formula {text!r}: needs exactly one '~' with a response on its left "
+                           f"and terms on its right")
     tilde = tokens.index("~")
     lhs = tokens[:tilde]
     if len(lhs) != 1 or not re.fullmatch(r"`.+|[A-Za-z_.][A-Za-z0-9_.]*", lhs[0]):

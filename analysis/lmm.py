@@ -30,7 +30,7 @@ SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower b
 
 
 def _objective(problem: PLSProblem, reml: bool, count: list):
-    """Criterion and gradient at θ: analytic where it applies, else forward differences stepping inside the bounds."""
+    """Criterion and gradient at θ: analytic where it applies, else forward differences inside the bounds."""
     def f(theta):
         count[0] += 1
         try:
@@ -178,10 +178,12 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmRe
     if not success:
         notes.append(f"model may not have converged ({message})")
     if singular:
-        notes.append("boundary (singular) fit: a variance is (near) zero or a correlation is ±1; see isSingular in lme4")
+        notes.append("boundary (singular) fit: a variance is (near) zero or a correlation is ±1; "
+                     "see isSingular in lme4")
     satt = Satterthwaite(problem, theta, sigma, reml) if satterthwaite else None
     if satt is not None and not satt.positive_definite:
-        notes.append("the Hessian of the deviance over (θ, σ) is not positive definite; Satterthwaite df may be unreliable")
+        notes.append("the Hessian of the deviance over (θ, σ) is not positive definite; "
+                     "Satterthwaite df may be unreliable")
     for note in notes:
         logger.warning("%s: %s", formula, note)
     if verbose:

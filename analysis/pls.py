@@ -136,7 +136,8 @@ class PLSProblem:
         self._rr = np.arange(self.q2)
         self._scale = np.ones(self.m)
         if p1 == 2:
-            self._g11, self._g12, self._g22 = (np.ascontiguousarray(self.G[:, a, c]) for a, c in ((0, 0), (0, 1), (1, 1)))
+            pairs = ((0, 0), (0, 1), (1, 1))
+            self._g11, self._g12, self._g22 = (np.ascontiguousarray(self.G[:, a, c]) for a, c in pairs)
 
     def _crossprod(self, i: int, j: int) -> np.ndarray:
         """Dense Z_i'Z_j of two random terms by counting level pairs (block-diagonal when i == j)."""

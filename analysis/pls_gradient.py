@@ -50,8 +50,8 @@ def _gradients(problem, s, reml: bool):
     nc = q2 + p if reml else q2
     S = {}
     if nc:
-        # M⁻¹ = ℒ⁻ᵀℒ⁻¹ with ℒ = [[L1, 0], [Ũ', R']]: pivot blocks L1⁻ᵀ(I + Y_jY_j')L1⁻¹ with Y = ŨR⁻¹,
-        # rest blocks from R⁻¹R⁻ᵀ
+        # M⁻¹ = ℒ⁻ᵀℒ⁻¹ with ℒ = [[L1, 0], [Ũ', R']]: pivot blocks L1⁻ᵀ(I + Y_jY_j')L1⁻¹
+        # with Y = ŨR⁻¹, rest blocks from R⁻¹R⁻ᵀ
         Rinv, _ = dtrtri(s.R[:nc, :nc], lower=0)  # R's lower triangle is zero (dpotrf clean=1)
         Y = problem.times_lambda(U_rest, theta) @ Rinv[:q2] if q2 else 0.0
         if reml:

@@ -31,7 +31,7 @@ def test_joint_f_like_lmertest_contest(model_name):
 
 
 def test_type3_like_lmertest_anova(model_name):
-    """anova(m, type = 3): the same F always; the same denominator df where each term is one column (effect coding)."""
+    """anova(m, type = 3): the same F; the same denominator df where each term is one column (effect coding)."""
     ref = _table(load_reference(model_name)["anova"])
     ours = fit_reference(model_name).anova()
     if ref.empty:

@@ -48,7 +48,8 @@ def test_fit_ml_and_folder(tmp_path, capsys):
 def test_design_coding_names_columns_by_factor(capsys):
     """Trial-style columns pain/perspective/group are effect-coded into columns named as the factor."""
     path = str(REFERENCE / "pain_40x48.csv")
-    assert main(["fit", path, "--formula", "log_rt ~ pain * group + (1 | participant) + (1 | stimulus)", "--json"]) == 0
+    formula = "log_rt ~ pain * group + (1 | participant) + (1 | stimulus)"
+    assert main(["fit", path, "--formula", formula, "--json"]) == 0
     terms = [f["term"] for f in json.loads(capsys.readouterr().out)["fixed"]]
     assert terms == ["(Intercept)", "pain", "group", "pain:group"]
 

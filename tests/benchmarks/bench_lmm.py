@@ -133,7 +133,8 @@ def main(argv=None):
             target = TARGETS[(n_p, n_s)]
             ratio = med / r_med
             verdict = "meets" if ratio <= target else "misses"
-            print(f"  lme4::lmer:                             median {r_med * 1e3:8.1f} ms, min {r_low * 1e3:8.1f} ms")
+            print(f"  lme4::lmer:                             median {r_med * 1e3:8.1f} ms,"
+                  f" min {r_low * 1e3:8.1f} ms")
             if lmertest is not None:
                 print(f"  lmerTest::lmer + summary (Satterthwaite): median {lmertest * 1e3:8.1f} ms")
             print(f"  ratio fit_lmm / lme4 = 1/{1 / ratio:.1f} ({verdict} the target of 1/{round(1 / target)})")

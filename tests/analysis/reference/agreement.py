@@ -4,7 +4,8 @@
 
 Columns: max |Δβ|/SE, max relative ΔSE, max relative Δ(variance, covariance, sd, corr),
 relative Δcriterion (negative: our optimum is better), max relative Δ Satterthwaite df
-(t tests, and F tests against lmerTest's joint contest over each term's columns), and max relative Δ BLUP (scaled by the term's largest mode).
+(t tests, and F tests against lmerTest's joint contest over each term's columns), and max
+relative Δ BLUP (scaled by the term's largest mode).
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 
 
-def simulate(n_participants: int = 40, n_stimuli: int = 48, *, seed: int = 20261201, repeats: int = 2) -> pd.DataFrame:
+def simulate(n_participants: int = 40, n_stimuli: int = 48, *, seed: int = 20261201,
+             repeats: int = 2) -> pd.DataFrame:
     """Trial-level data: participant, stimulus, pain, perspective, group, rating, log_rt."""
     rng = np.random.default_rng(seed)
     p_ids = np.array([f"P{i + 1:03d}" for i in range(n_participants)])
@@ -24,7 +25,8 @@ def simulate(n_participants: int = 40, n_stimuli: int = 48, *, seed: int = 20261
     p_team = np.arange(n_participants) % 2
     s_pain = (np.arange(n_stimuli) // 2) % 2 == 0
     s_team = np.arange(n_stimuli) % 2
-    pi, si, persp = np.meshgrid(np.arange(n_participants), np.arange(n_stimuli), np.arange(2 * repeats), indexing="ij")
+    pi, si, persp = np.meshgrid(np.arange(n_participants), np.arange(n_stimuli), np.arange(2 * repeats),
+                                indexing="ij")
     pi, si, persp = pi.ravel(), si.ravel(), persp.ravel() % 2
     keep = rng.random(pi.size) > 0.02
     pi, si, persp = pi[keep], si[keep], persp[keep]
