@@ -27,6 +27,7 @@ __all__ = ["fit_lmm"]
 logger = logging.getLogger(__name__)
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower bound of 0
+CONVERGENCE_TOL = 2e-3  # lme4's check on the Newton step H⁻¹g at the optimum
 
 
 def _objective(problem: PLSProblem, reml: bool, count: list):
@@ -51,6 +52,27 @@ def _objective(problem: PLSProblem, reml: bool, count: list):
                 count[0] += 1
         return value, grad
     return f
+
+
+def _scaled_gradient(problem: PLSProblem, state, satt: Satterthwaite, reml: bool) -> float | None:
+    """max |H⁻¹g| over the parameters off their bounds, as lme4's convergence check, or None if unavailable.
+
+    H is the Hessian of the profiled criterion: the Schur complement, over σ, of the
+    Satterthwaite Hessian of the deviance in (θ, σ).
+    """
+    grad = deviance_gradient(problem, state, reml)
+    if grad is None:
+        return None
+    H, k = satt.hessian, problem.n_theta
+    profiled = H[:k, :k] - np.outer(H[:k, k], H[k, :k]) / H[k, k]
+    free = ~((problem.lower == 0) & (state.theta < 1e-6))
+    if not free.any():
+        return None
+    try:
+        step = np.linalg.solve(profiled[np.ix_(free, free)], grad[free])
+    except np.linalg.LinAlgError:
+        return None
+    return float(np.max(np.abs(step)))
 
 
 def _minimise(problem: PLSProblem, reml: bool, theta0=None):
@@ -181,6 +203,10 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmRe
         notes.append("boundary (singular) fit: a variance is (near) zero or a correlation is ±1; "
                      "see isSingular in lme4")
     satt = Satterthwaite(problem, theta, sigma, reml) if satterthwaite else None
+    scaled = _scaled_gradient(problem, state, satt, reml) if satt is not None else None
+    if scaled is not None and scaled > CONVERGENCE_TOL:
+        success = False
+        notes.append(f"model failed to converge: max|scaled gradient| = {scaled:.3g} (tolerance {CONVERGENCE_TOL})")
     if satt is not None and not satt.positive_definite:
         notes.append("the Hessian of the deviance over (θ, σ) is not positive definite; "
                      "Satterthwaite df may be unreliable")

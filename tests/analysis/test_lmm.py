@@ -128,3 +128,15 @@ def test_sparse_cross_product_path_gives_the_same_fit(name, monkeypatch):
     assert sparse.criterion == pytest.approx(dense.criterion, rel=1e-9)
     assert np.allclose(sparse.beta, dense.beta, rtol=1e-5, atol=1e-8)
     assert np.allclose(sparse.fixed.df, dense.fixed.df, rtol=1e-3)
+
+
+def test_convergence_check_like_lme4():
+    """The scaled gradient H⁻¹g is tiny at the optimum and flags a point away from it."""
+    from analysis.lmm import CONVERGENCE_TOL, _scaled_gradient
+
+    m = fit_reference("pain_rating")
+    problem = m.satterthwaite.problem
+    at_optimum = _scaled_gradient(problem, problem.evaluate(m.theta), m.satterthwaite, True)
+    away = _scaled_gradient(problem, problem.evaluate(m.theta * 1.05), m.satterthwaite, True)
+    assert at_optimum < 1e-4 < CONVERGENCE_TOL < away
+    assert m.converged
