@@ -140,3 +140,26 @@ def test_convergence_check_like_lme4():
     away = _scaled_gradient(problem, problem.evaluate(m.theta * 1.05), m.satterthwaite, True)
     assert at_optimum < 1e-4 < CONVERGENCE_TOL < away
     assert m.converged
+
+
+def test_fit_does_not_depend_on_row_order():
+    """Shuffling the rows gives the same criterion, estimates and variance components."""
+    data = reference_data("penicillin")
+    shuffled = data.sample(frac=1.0, random_state=np.random.default_rng(7)).reset_index(drop=True)
+    a = fit_lmm(data, "diameter ~ 1 + (1 | plate) + (1 | sample)")
+    b = fit_lmm(shuffled, "diameter ~ 1 + (1 | plate) + (1 | sample)")
+    assert b.criterion == pytest.approx(a.criterion, rel=1e-10)
+    assert np.allclose(b.beta, a.beta, rtol=1e-8)
+    assert np.allclose(b.random.vcov, a.random.vcov, rtol=1e-5)
+
+
+def test_rescaled_response_rescales_the_fit():
+    """Multiplying the response by 10 multiplies β and σ by 10 and leaves θ and the df unchanged."""
+    data = reference_data("sleepstudy")
+    scaled = data.assign(Reaction=data["Reaction"] * 10)
+    a = fit_lmm(data, "Reaction ~ Days + (Days | Subject)")
+    b = fit_lmm(scaled, "Reaction ~ Days + (Days | Subject)")
+    assert np.allclose(b.beta, 10 * a.beta, rtol=1e-7)
+    assert b.sigma == pytest.approx(10 * a.sigma, rel=1e-6)
+    assert np.allclose(b.theta, a.theta, rtol=1e-4, atol=1e-6)
+    assert np.allclose(b.fixed.df, a.fixed.df, rtol=1e-3)
