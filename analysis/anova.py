@@ -15,25 +15,34 @@ def anova_type3(result) -> pd.DataFrame:
     with lmerTest's multi-df Satterthwaite denominator df (Kuznetsova, Brockhoff &
     Christensen 2017, JSS 82(13), doi:10.18637/jss.v082.i13): lmerTest's
     ``contest(m, L, joint = TRUE)`` with L selecting the term's columns. For numeric and
-    effect-coded (one-column) terms this is lmerTest's ``anova(m, type = 3)``. For a
-    treatment-coded factor with more than two levels the F is the same, but lmerTest's
-    type-III table uses another basis of the same hypothesis, and since the multi-df
-    Satterthwaite df depends on the basis its denominator df can differ by a few per cent;
-    with treatment-coded factors inside interactions the lower-order hypotheses themselves
-    depend on the coding, as for any type-III test.
+    effect-coded (one-column) terms this is lmerTest's ``anova(m, type = 3)``; for a model
+    with a single term the rows are, as in lmerTest, those of the sequential hypothesis
+    (the Doolittle factor of X'X), which span the same hypothesis. For treatment-coded
+    factors with more than two levels in models with several terms, lmerTest's type-III
+    table uses another basis of the same hypothesis (and, inside interactions, other
+    lower-order hypotheses): the F of a main effect is the same, but since the multi-df
+    Satterthwaite df depends on the basis, its denominator df can differ by a few per cent.
     """
     if result.satterthwaite is None:
         raise ValueError("the model was fitted with satterthwaite=False; refit with satterthwaite=True for anova()")
     owners = np.array(result.fixed_design.term_of_column)
+    terms = [t for t in result.fixed_design.term_labels if t != "(Intercept)"]
+    # with a single term lmerTest tests the sequential (type-I) hypothesis, whose basis is
+    # the unit upper-triangular Doolittle factor of X'X; its F is the same, its df may differ
+    basis = _doolittle(result.fixed_design.X) if len(terms) == 1 else np.eye(len(result.beta))
     rows = []
-    for term in result.fixed_design.term_labels:
-        if term == "(Intercept)":
-            continue
+    for term in terms:
         cols = np.flatnonzero(owners == term)
-        L = np.eye(len(result.beta))[cols]
+        L = basis[cols]
         F, num_df, den_df = result.satterthwaite.f_test(L, result.beta)
         rows.append((term, num_df, den_df, F, float(stats.f.sf(F, num_df, den_df))))
     return pd.DataFrame(rows, columns=["term", "num_df", "den_df", "F", "p"])
+
+
+def _doolittle(X: np.ndarray) -> np.ndarray:
+    """Unit upper-triangular U with X'X = U'DU (the rows of the sequential hypotheses)."""
+    R = np.linalg.qr(X, mode="r")
+    return R / np.diag(R)[:, None]
 
 
 def compare_models(*models, refit: bool = True) -> pd.DataFrame:

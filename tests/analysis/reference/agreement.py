@@ -4,7 +4,7 @@
 
 Columns: max |Δβ|/SE, max relative ΔSE, max relative Δ(variance, covariance, sd, corr),
 relative Δcriterion (negative: our optimum is better), max relative Δ Satterthwaite df
-(t tests, and F tests against lmerTest's joint contest over each term's columns), and max
+(t tests, and type-III F tests against lmerTest's anova(m, type = 3)), and max
 relative Δ BLUP (scaled by the term's largest mode).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def agreement(name: str) -> dict:
     merged = ours.merge(rr, on=["group", "term1", "term2"], suffixes=("", "_ref"))
     rel = [np.abs(merged[c] - merged[c + "_ref"]) / np.maximum(np.abs(merged[c + "_ref"]), 1e-12)
            for c in ("vcov", "sdcor")]
-    ra = pd.DataFrame(ref["anova_joint"] if isinstance(ref["anova_joint"], list) else [])
+    ra = pd.DataFrame(ref["anova"] if isinstance(ref["anova"], list) else [])
     den = 0.0
     if len(ra):
         an = m.anova().set_index("term").loc[ra.term]
