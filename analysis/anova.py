@@ -11,38 +11,22 @@ __all__ = ["anova_type3", "compare_models"]
 def anova_type3(result) -> pd.DataFrame:
     """Type-III ANOVA table of a fitted model: term, num_df, den_df, F, p (Satterthwaite).
 
-    Each term other than the intercept is tested by the joint Wald F over its columns,
-    with lmerTest's multi-df Satterthwaite denominator df (Kuznetsova, Brockhoff &
-    Christensen 2017, JSS 82(13), doi:10.18637/jss.v082.i13): lmerTest's
-    ``contest(m, L, joint = TRUE)`` with L selecting the term's columns. For numeric and
-    effect-coded (one-column) terms this is lmerTest's ``anova(m, type = 3)``; for a model
-    with a single term the rows are, as in lmerTest, those of the sequential hypothesis
-    (the Doolittle factor of X'X), which span the same hypothesis. For treatment-coded
-    factors with more than two levels in models with several terms, lmerTest's type-III
-    table uses another basis of the same hypothesis (and, inside interactions, other
-    lower-order hypotheses): the F of a main effect is the same, but since the multi-df
-    Satterthwaite df depends on the basis, its denominator df can differ by a few per cent.
+    Each term other than the intercept is tested on lmerTest's type-III hypothesis (see
+    ``analysis.type3``) by the Wald F with lmerTest's multi-df Satterthwaite denominator
+    df (Kuznetsova, Brockhoff & Christensen 2017, JSS 82(13), doi:10.18637/jss.v082.i13),
+    as ``anova(m, type = 3)`` reports it. For numeric and effect-coded (one-column) terms
+    the hypothesis is the joint test of the term's own columns. Factors coded with "sum"
+    contrasts are refused; code them as treatment or as one-column effect codings.
     """
     if result.satterthwaite is None:
         raise ValueError("the model was fitted with satterthwaite=False; refit with satterthwaite=True for anova()")
-    owners = np.array(result.fixed_design.term_of_column)
-    terms = [t for t in result.fixed_design.term_labels if t != "(Intercept)"]
-    # with a single term lmerTest tests the sequential (type-I) hypothesis, whose basis is
-    # the unit upper-triangular Doolittle factor of X'X; its F is the same, its df may differ
-    basis = _doolittle(result.fixed_design.X) if len(terms) == 1 else np.eye(len(result.beta))
+    from .type3 import type3_contrasts
+
     rows = []
-    for term in terms:
-        cols = np.flatnonzero(owners == term)
-        L = basis[cols]
+    for term, L in type3_contrasts(result).items():
         F, num_df, den_df = result.satterthwaite.f_test(L, result.beta)
         rows.append((term, num_df, den_df, F, float(stats.f.sf(F, num_df, den_df))))
     return pd.DataFrame(rows, columns=["term", "num_df", "den_df", "F", "p"])
-
-
-def _doolittle(X: np.ndarray) -> np.ndarray:
-    """Unit upper-triangular U with X'X = U'DU (the rows of the sequential hypotheses)."""
-    R = np.linalg.qr(X, mode="r")
-    return R / np.diag(R)[:, None]
 
 
 def compare_models(*models, refit: bool = True) -> pd.DataFrame:

@@ -148,8 +148,12 @@ def _factor_columns(name: str, coded, spec, full: bool):
     raise ValueError(f"contrasts[{name!r}] must be 'treatment', 'sum' or a mapping level -> value (got {spec!r})")
 
 
-def _model_matrix(data: _Columns, terms: TermList, contrasts: dict):
-    """Columns for an intercept plus terms, R's column names and each column's term label."""
+def _model_matrix(data: _Columns, terms: TermList, contrasts: dict, *, overparameterised: bool = False):
+    """Columns for an intercept plus terms, R's column names and each column's term label.
+
+    ``overparameterised``: every factor with a multi-column coding gets one indicator per
+    level in every term (lmerTest's rank-deficient design for type-III contrasts).
+    """
     n = data.n
     columns, names, owners = [], [], []
     if terms.intercept:
@@ -165,6 +169,8 @@ def _model_matrix(data: _Columns, terms: TermList, contrasts: dict):
         for var in term:
             if data.is_categorical(var):
                 full = len(term) == 1 and var == full_factor
+                if overparameterised and not isinstance(contrasts.get(var), dict):
+                    full = True
                 if (var, full) not in cache:
                     cache[var, full] = _factor_columns(var, data.coded(var), contrasts.get(var), full=full)
                 cols, cnames = cache[var, full]
@@ -290,3 +296,20 @@ def build_design(data: pd.DataFrame, formula: Formula, contrasts: dict | None = 
         if count:
             block.group = f"{block.group}.{count}"
     return np.flatnonzero(columns.mask), y, fixed, blocks
+
+
+def overparameterised_design(data: pd.DataFrame, formula: Formula, contrasts: dict | None = None):
+    """The fixed part with one indicator per level of each factor in every term, on the rows ``build_design`` uses.
+
+    Returns ``(X, names, variables_of_term, numeric_of_term)``: the last two give each
+    term's variables and those of them entered as numbers (numeric columns and
+    one-column codings such as the design's effect coding).
+    """
+    contrasts = dict(contrasts or {})
+    columns = select_rows(data, formula)
+    columns.coded_by_request = {var for var in contrasts if var != formula.response}
+    X, names, _ = _model_matrix(columns, formula.fixed, contrasts, overparameterised=True)
+    numeric = {var for term in formula.fixed.terms for var in term
+               if not columns.is_categorical(var) or isinstance(contrasts.get(var), dict)}
+    variables = {":".join(t): set(t) for t in formula.fixed.terms}
+    return X, names, variables, {label: vs & numeric for label, vs in variables.items()}

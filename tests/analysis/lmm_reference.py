@@ -22,11 +22,18 @@ def reference_data(name: str) -> pd.DataFrame:
 _FITS: dict = {}
 
 
+def reference_coding(ref: dict):
+    """The contrasts that code a reference model as the R script did: the design's effect coding or R's default."""
+    from analysis import DESIGN_CONTRASTS
+
+    return None if ref.get("coding") == "treatment" else DESIGN_CONTRASTS
+
+
 def fit_reference(name: str):
     """Our fit of a reference model (cached across tests), with the project's design coding."""
     if name not in _FITS:
-        from analysis import DESIGN_CONTRASTS, fit_lmm
+        from analysis import fit_lmm
 
         ref = load_reference(name)
-        _FITS[name] = fit_lmm(reference_data(name), ref["formula"], reml=ref["reml"], contrasts=DESIGN_CONTRASTS)
+        _FITS[name] = fit_lmm(reference_data(name), ref["formula"], reml=ref["reml"], contrasts=reference_coding(ref))
     return _FITS[name]

@@ -78,13 +78,13 @@ lrt_table <- function(m0, m1) {
              deviance = a$deviance, Chisq = a$Chisq, Df = a$Df, p = a[["Pr(>Chisq)"]], row.names = NULL)
 }
 
-record <- function(name, csv, d, formula, reml = TRUE, null_formula = NULL) {
+record <- function(name, csv, d, formula, reml = TRUE, null_formula = NULL, coding = "design") {
   d <- levels_sorted(d)
   t0 <- proc.time()[["elapsed"]]
   m <- lmer(as.formula(formula), data = d, REML = reml)
   elapsed <- proc.time()[["elapsed"]] - t0
   out <- list(
-    name = name, data = csv, formula = formula, reml = reml, n_obs = nobs(m),
+    name = name, data = csv, formula = formula, reml = reml, coding = coding, n_obs = nobs(m),
     criterion = if (reml) REMLcrit(m) else deviance(m),
     logLik = as.numeric(logLik(m)), AIC = AIC(m), BIC = BIC(m), df_loglik = attr(logLik(m), "df"),
     sigma = sigma(m), theta = unname(getME(m, "theta")), isSingular = isSingular(m),
@@ -106,6 +106,8 @@ record("sleepstudy", "sleepstudy.csv", sleep, "Reaction ~ Days + (Days | Subject
 record("sleepstudy_ml", "sleepstudy.csv", sleep, "Reaction ~ Days + (Days | Subject)", reml = FALSE)
 record("sleepstudy_uncorrelated", "sleepstudy.csv", sleep, "Reaction ~ Days + (Days || Subject)")
 record("sleepstudy_factor_slope", "sleepstudy.csv", sleep, "Reaction ~ phase + (1 + phase | Subject)")
+record("sleepstudy_factor_interaction", "sleepstudy.csv", sleep, "Reaction ~ Days * phase + (1 | Subject)",
+       coding = "treatment")
 record("penicillin", "penicillin.csv", pen, "diameter ~ 1 + (1 | plate) + (1 | sample)",
        null_formula = "diameter ~ 1 + (1 | plate)")
 record("pastes_nested", "pastes.csv", pastes, "strength ~ 1 + (1 | batch/cask)")
@@ -118,3 +120,8 @@ record("pain_rating_two_slopes", "pain_40x48.csv", pain,
        "rating ~ pain * perspective * group + (1 + pain | participant) + (1 + perspective | stimulus)")
 record("pain_log_rt_slope", "pain_40x48.csv", pain,
        "log_rt ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus)")
+
+# the design's factors as text with R's default treatment contrasts (no effect coding)
+pain_text <- read.csv("pain_40x48.csv", stringsAsFactors = FALSE)
+record("pain_treatment", "pain_40x48.csv", pain_text,
+       "rating ~ pain * perspective * group + (1 | participant) + (1 | stimulus)", coding = "treatment")
