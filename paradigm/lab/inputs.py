@@ -19,7 +19,7 @@ class LiveInput:
 
     simulated = False
 
-    def begin(self, screen, responder, trial=None, spec=None):
+    def begin(self, screen, responder, trial=None, spec=None, *, not_before_s=0.0):
         pass
 
     def poll(self, elapsed_s, keyboard, slider=None):
@@ -35,10 +35,14 @@ class SimulatedInput:
     def __init__(self):
         self._plan = None
 
-    def begin(self, screen, responder, trial=None, spec=None):
-        """Ask the participant for this screen's answer: ``(key, rt_s, slider value)``."""
+    def begin(self, screen, responder, trial=None, spec=None, *, not_before_s=0.0):
+        """Ask the participant for this screen's answer: ``(key, rt_s, slider value)``.
+
+        ``not_before_s``: the screen ignores keys until then (instruction screens), so the
+        simulated press comes no earlier.
+        """
         if screen == "text":
-            self._plan = (CONTINUE_KEY, responder.proceed(), None)
+            self._plan = (CONTINUE_KEY, max(responder.proceed(), not_before_s), None)
         elif screen == "rating":
             value, rt = responder.rate(trial, spec)
             self._plan = (None if value is None else CONFIRM_KEY, rt, value)

@@ -26,6 +26,7 @@ from .window import open_window
 log = logging.getLogger("paradigm")
 
 ARROWS = ("left", "right")
+QUESTION_POS, PROMPT_POS, PROMPT_SCALE = (0.0, 0.15), (0.0, -0.4), 0.75
 QUIT_KEYS = ("y", "n")
 MIN_TEXT_S = 0.3       # an instruction screen ignores keys this long (no accidental skips)
 SPIN_S = 0.002         # software pacing sleeps until this close to the flip, then spins
@@ -56,15 +57,11 @@ class PsychoPyPresenter:
         self.keyboard = keyboard.Keyboard()
         self.mouse = event.Mouse(win=self.win)
         self.texts = protocol.instructions[language]
-        d = protocol.display
-        self._text = visual.TextStim(self.win, "", height=d.text_height, color=d.foreground, font=d.font,
-                                     wrapWidth=1.2)
-        self._prompt = visual.TextStim(self.win, "", height=d.text_height * 0.75, color=d.foreground, font=d.font,
-                                       pos=(0, -0.4), wrapWidth=1.2)
-        self._question = visual.TextStim(self.win, "", height=d.text_height, color=d.foreground, font=d.font,
-                                         pos=(0, 0.15), wrapWidth=1.2)
-        self._fixation = visual.TextStim(self.win, "+", height=0.08, color=d.foreground, font=d.font)
+        self._labels = {}
         self._sliders = {}
+        self._prewarm()
+        self._fixation = visual.TextStim(self.win, "+", height=0.08, color=protocol.display.foreground,
+                                         font=protocol.display.font)
         self._images = {}
         self._markers = _team_markers(self.win, protocol)
         self._after_stimulus = _event_after_stimulus(protocol)
@@ -128,6 +125,30 @@ class PsychoPyPresenter:
 
     # --- preparation -------------------------------------------------------------------
 
+    def _label(self, text, pos=(0.0, 0.0), scale=1.0):
+        """A TextStim for ``text`` at ``pos``, made once: no text is laid out during a trial."""
+        key = (text, pos, scale)
+        stim = self._labels.get(key)
+        if stim is None:
+            d = self.protocol.display
+            stim = self._labels[key] = visual.TextStim(self.win, text, pos=pos, height=d.text_height * scale,
+                                                       color=d.foreground, font=d.font, wrapWidth=1.2)
+        return stim
+
+    def _prewarm(self):
+        """Make every text and slider a trial can show before the first trial."""
+        t = self.texts
+        for text in (t.cue_self, t.cue_other, t.feedback_correct, t.feedback_incorrect, t.feedback_too_slow):
+            if text:
+                self._label(text)
+        self._label(t.rating_prompt, PROMPT_POS, PROMPT_SCALE)
+        for rating in self.protocol.ratings:
+            self._label(text_in(rating.question, self.language), QUESTION_POS)
+            self._slider(rating)
+        judgement = self.protocol.judgement
+        if judgement is not None and judgement.prompt:
+            self._label(text_in(judgement.prompt, self.language))
+
     def prepare_block(self, trials, manifest):
         """Load and upload every image of the block, and drop the previous block's textures."""
         height = self.protocol.display.stimulus_height
@@ -146,7 +167,7 @@ class PsychoPyPresenter:
             stim.draw()          # first draw finishes the upload before any trial
         self.win.clearBuffer()
         self._images = wanted
-        self._cues = {t.stimulus_id: _cue_label(manifest, t) for t in trials if t.stimulus_type == "cue"}
+        self._cues = {t.stimulus_id: self._label(_cue_label(manifest, t)) for t in trials if t.stimulus_type == "cue"}
 
     # --- timed screens -----------------------------------------------------------------
 
@@ -158,15 +179,12 @@ class PsychoPyPresenter:
 
     def show_cue(self, text, duration_s, *, code=None):
         self._background_since = None
-        self._text.text = text
-        return self._hold(self._text.draw, self._frames(duration_s), code, "cue")
+        return self._hold(self._label(text).draw, self._frames(duration_s), code, "cue")
 
     def show_stimulus(self, trial, duration_s, *, code=None):
         self._background_since = None
         if trial.stimulus_type == "cue":
-            label = self._cues[trial.stimulus_id]
-            self._text.text = label
-            image = self._text
+            image = self._cues[trial.stimulus_id]
         else:
             image = self._images[trial.stimulus_file]
         marker = self._markers.get(trial.team)
@@ -200,20 +218,18 @@ class PsychoPyPresenter:
 
     def show_feedback(self, text, duration_s):
         self._background_since = None
-        self._text.text = text
-        return self._hold(self._text.draw, self._frames(duration_s), None, "feedback")
+        return self._hold(self._label(text).draw, self._frames(duration_s), None, "feedback")
 
     # --- screens that wait for an answer --------------------------------------------------
 
     def show_text(self, text, responder, *, code=None):
         self._background_since = None
-        self._text.text = text
-        self._prompt.text = self.texts.continue_prompt
-        self.input.begin("text", responder)
+        body, prompt = self._label(text), self._label(self.texts.continue_prompt, PROMPT_POS, PROMPT_SCALE)
+        self.input.begin("text", responder, not_before_s=MIN_TEXT_S)
 
         def draw():
-            self._text.draw()
-            self._prompt.draw()
+            body.draw()
+            prompt.draw()
 
         onset, _, _ = self._respond(draw, [CONTINUE_KEY], code, "text", min_s=MIN_TEXT_S)
         return onset
@@ -223,9 +239,8 @@ class PsychoPyPresenter:
         slider = self._slider(rating)
         slider.reset()
         slider.markerPos = None
-        question = self._question
-        question.text = text_in(rating.question, self.language)
-        self._prompt.text = self.texts.rating_prompt
+        question = self._label(text_in(rating.question, self.language), QUESTION_POS)
+        prompt = self._label(self.texts.rating_prompt, PROMPT_POS, PROMPT_SCALE)
         self.input.begin("rating", responder, trial, rating)
         low, high = rating.range
         step = rating.step or (high - low) / 100.0
@@ -234,7 +249,7 @@ class PsychoPyPresenter:
         def draw():
             question.draw()
             slider.draw()
-            self._prompt.draw()
+            prompt.draw()
 
         def on_key(name):
             if name in ARROWS:
@@ -259,10 +274,10 @@ class PsychoPyPresenter:
 
     def ask_judgement(self, judgement, trial, responder, *, code=None, response_code=None):
         self._background_since = None
-        self._text.text = text_in(judgement.prompt, self.language) if judgement.prompt else ""
+        prompt = self._label(text_in(judgement.prompt, self.language) if judgement.prompt else "")
         keys = list(judgement.keys.values())
         self.input.begin("judgement", responder, trial, judgement)
-        onset, key, rt = self._respond(self._text.draw, keys, code, "judgement", timeout_s=judgement.timeout_s,
+        onset, key, rt = self._respond(prompt.draw, keys, code, "judgement", timeout_s=judgement.timeout_s,
                                        on_key=lambda name: name)
         if key is not None and response_code is not None:
             self.port.send(response_code, self.now())
@@ -303,10 +318,10 @@ class PsychoPyPresenter:
 
     def _confirm_quit(self):
         """Escape: ask the experimenter; Y ends the session (data kept, status aborted), N goes on."""
-        self._text.text = self.texts.quit_prompt
+        question = self._label(self.texts.quit_prompt)
         self.keyboard.clearEvents()
         while True:
-            self._text.draw()
+            question.draw()
             self._flip()
             for press in self.keyboard.getKeys(keyList=list(QUIT_KEYS), waitRelease=True):
                 if press.name == "y":

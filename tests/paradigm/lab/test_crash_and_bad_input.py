@@ -27,23 +27,24 @@ def _rows(path):
     return max(0, path.read_text().count("\n") - 1)
 
 
-def _start_and_wait(env, args, csv_path, n_rows):
-    proc = subprocess.Popen(paradigm_cmd(*args), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def _interrupt(env, stimulus_set, out, n_rows, sig):
+    """Start a visual pilot, send ``sig`` once ``n_rows`` trials are on disk; return the trial CSV's path."""
+    csv_path = out / "data" / f"{STEM}_data.csv"
+    proc = subprocess.Popen(paradigm_cmd(*_pilot_args(stimulus_set, out)), env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while _rows(csv_path) < n_rows and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert _rows(csv_path) >= n_rows, "the pilot did not reach the trial to interrupt"
-    return proc
+    proc.send_signal(sig)
+    proc.wait(30)
+    return csv_path
 
 
 def test_sigkill_then_resume_loses_and_repeats_nothing(xvfb, stimulus_set, tmp_path):
     """SIGKILL mid-session keeps every completed trial; --resume finishes with the uninterrupted trial table."""
     out = tmp_path / "killed"
-    csv_path = out / "data" / f"{STEM}_data.csv"
-    proc = _start_and_wait(xvfb, _pilot_args(stimulus_set, out), csv_path, 5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    csv_path = _interrupt(xvfb, stimulus_set, out, 5, signal.SIGKILL)
     kept = pd.read_csv(csv_path, keep_default_na=False, dtype=str)
     assert len(kept) >= 5 and list(kept["trial"]) == [str(i) for i in range(1, len(kept) + 1)]
 
@@ -65,10 +66,7 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(xvfb, stimulus_set, tmp_p
 def test_sigterm_aborts_and_keeps_rows(xvfb, stimulus_set, tmp_path):
     """SIGTERM ends the session like a confirmed Escape: status aborted, every completed row kept."""
     out = tmp_path / "term"
-    csv_path = out / "data" / f"{STEM}_data.csv"
-    proc = _start_and_wait(xvfb, _pilot_args(stimulus_set, out), csv_path, 3)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
+    csv_path = _interrupt(xvfb, stimulus_set, out, 3, signal.SIGTERM)
     sidecar = json.loads((out / "data" / f"{STEM}_session.json").read_text())
     assert sidecar["status"] == "aborted"
     assert sidecar["n_trials_done"] == _rows(csv_path) >= 3
