@@ -1,12 +1,13 @@
 """Analysis of pain-empathy trial data: reading, checks, mixed models, power and the report.
 
 Importing this package is light: the mixed-model engine (numpy, scipy, pandas) loads on
-first use of one of its names.
+first use of one of its names; matplotlib only when a report draws its figures.
 """
 import logging
 
-__all__ = ["DESIGN_CONTRASTS", "FormulaError", "LmmResult", "anova_type3", "compare_models", "fit_lmm",
-           "parse_formula"]
+__all__ = ["DESIGN_CONTRASTS", "FormulaError", "LmmResult", "QcConfig", "TrialData", "TrialDataError",
+           "anova_type3", "apply_qc", "build_report", "compare_models", "fit_lmm", "parse_formula", "read_trials",
+           "rm_anova"]
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -14,6 +15,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     "fit_lmm": ".lmm", "LmmResult": ".lmm_result", "compare_models": ".anova", "anova_type3": ".anova",
     "parse_formula": ".formula", "FormulaError": ".formula", "DESIGN_CONTRASTS": ".design_matrices",
+    "read_trials": ".read", "TrialData": ".read", "TrialDataError": ".read", "QcConfig": ".qc", "apply_qc": ".qc",
+    "build_report": ".report", "rm_anova": ".rm_anova",
 }
 
 

@@ -1,4 +1,4 @@
-"""Command line of the analysis package: ``analysis fit`` (further subcommands register beside it).
+"""Command line of the analysis package: ``analysis fit`` and ``analysis report``.
 
 Each subcommand is a thin wrapper around one library function. A usage or input error
 prints one line on stderr and exits with status 2, never a traceback.
@@ -81,6 +81,38 @@ def _cmd_fit(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from .qc import QcConfig
+    from .report import build_report
+
+    config = QcConfig(anticipation_s=args.anticipation_ms / 1000, rt_z=args.rt_z, max_missing=args.max_missing,
+                      min_accuracy=args.min_accuracy, exclude_incomplete=not args.keep_incomplete,
+                      duration_tolerance_s=args.duration_tolerance_ms / 1000, exclude_timing=args.exclude_timing)
+    models = () if args.models == "none" else tuple(m.strip() for m in args.models.split(",") if m.strip())
+    ratings = [r.strip() for r in args.ratings.split(",")] if args.ratings else None
+    bar = None
+    if sys.stderr.isatty() and not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, desc="report", unit="step", leave=False, file=sys.stderr)
+    try:
+        report = build_report(args.data, args.output, config=config, ratings=ratings, models=models,
+                              allow_mixed_protocols=args.allow_mixed_protocols,
+                              progress=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar else None,
+                              verbose=args.verbose)
+    finally:
+        if bar is not None:
+            bar.close()
+    for note in report.data.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    for fit in report.fits.values():
+        for note in fit.result.warnings:
+            print(f"warning: {fit.formula}: {note}", file=sys.stderr)
+    if not args.quiet:
+        print(f"report written to {args.output} (+ {len(report.paths) - 1} CSV tables beside it)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``analysis`` parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="analysis", description="Analyse pain-empathy trial data.")
@@ -101,6 +133,29 @@ def build_parser() -> argparse.ArgumentParser:
                           "outgroup, hand); other text columns get R's treatment contrasts (default: design)")
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
     fit.set_defaults(func=_cmd_fit)
+
+    rep = sub.add_parser("report", help="quality checks, exclusions, ANOVA, mixed models and figures as one HTML file",
+                         description="Build one self-contained HTML report (and its tables as CSV beside it) from "
+                                     "trial CSVs. Exclusion defaults and their sources: see analysis.qc.")
+    rep.add_argument("data", nargs="+", metavar="DATA", help="trial CSV files or folders of them")
+    rep.add_argument("-o", "--output", default="report.html", help="the HTML file (default: report.html)")
+    rep.add_argument("--anticipation-ms", type=float, default=150.0,
+                     help="trials with an RT below this are anticipations (default 150)")
+    rep.add_argument("--rt-z", type=float, default=3.0, help="log-RT outlier |z| within participant (default 3)")
+    rep.add_argument("--max-missing", type=float, default=0.20,
+                     help="exclude participants missing more than this share of trials (default 0.20)")
+    rep.add_argument("--min-accuracy", type=float, default=0.70,
+                     help="exclude participants with judgement accuracy below this (default 0.70)")
+    rep.add_argument("--keep-incomplete", action="store_true", help="keep participants with an incomplete session")
+    rep.add_argument("--duration-tolerance-ms", type=float, default=1000 / 60,
+                     help="flag stimulus durations further than this from the intended one (default one 60-Hz frame)")
+    rep.add_argument("--exclude-timing", action="store_true",
+                     help="exclude trials with dropped frames or an off stimulus duration (default: report only)")
+    rep.add_argument("--ratings", help="comma-separated rating names to analyse (default: all)")
+    rep.add_argument("--models", default="ratings,rt",
+                     help="mixed models to fit: comma-separated from ratings, rt; or none (default ratings,rt)")
+    rep.add_argument("--allow-mixed-protocols", action="store_true", help="accept files of several protocols")
+    rep.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -1,0 +1,183 @@
+"""Quality control and exclusions: ``QcConfig`` (thresholds and their sources) and ``apply_qc``.
+
+Defaults and where they come from (tags as in ../shared/literature.md: [M] recalled, not
+checked; "convention" = common practice with no single source):
+
+- anticipations: a response faster than 150 ms cannot follow from processing the picture;
+  cut-offs of 100–200 ms are common (Whelan 2008, Psychological Record 58:475 [M];
+  Ratcliff 1993, Psychological Bulletin 114:510, doi:10.1037/0033-2909.114.3.510 [M]).
+- RT outliers: |z| > 3 on log RT within participant — a convention (log RTs are closer to
+  normal; Ratcliff 1993 [M] compares such cut-offs).
+- participants: more than 20% of main trials missing (timeouts) — a convention; judgement
+  accuracy below 70% — a convention (chance is 50%; the literature's accuracy is ≈ 98%,
+  see literature.md); an incomplete session (sidecar status other than ``completed``, or
+  fewer main trials than the most complete participant when there is no sidecar).
+- timing: any dropped frame, or a measured stimulus duration more than one frame at 60 Hz
+  (16.7 ms) away from the intended one (the most common duration of the data set, as
+  durations are whole frames) — flagged and reported; trials are excluded for timing only
+  when asked (``exclude_timing``), since a pilot's virtual clock never drops a frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["QcConfig", "QcResult", "apply_qc"]
+
+SOURCES = {
+    "anticipation_s": "Whelan 2008, Psychol Rec 58:475 [M]; Ratcliff 1993, Psychol Bull 114:510 [M]",
+    "rt_z": "convention (log RT, within participant; cf. Ratcliff 1993 [M])",
+    "max_missing": "convention",
+    "min_accuracy": "convention (chance 50%, typical accuracy about 98%)",
+    "exclude_incomplete": "convention: a participant contributes a complete design",
+    "duration_tolerance_s": "one frame at 60 Hz; durations are whole frames (design.md)",
+}
+
+
+@dataclass(frozen=True)
+class QcConfig:
+    """Exclusion thresholds; see the module docstring for the source of each default."""
+
+    anticipation_s: float = 0.150
+    rt_z: float = 3.0
+    max_missing: float = 0.20
+    min_accuracy: float = 0.70
+    exclude_incomplete: bool = True
+    duration_tolerance_s: float = 1 / 60
+    exclude_timing: bool = False
+
+    def __post_init__(self):
+        for name in ("anticipation_s", "rt_z", "duration_tolerance_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"'{name}' must be a number >= 0 (got {getattr(self, name)!r})")
+        for name in ("max_missing", "min_accuracy"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"'{name}' must be a proportion between 0 and 1 (got {getattr(self, name)!r})")
+
+
+@dataclass
+class QcResult:
+    """Per-trial use flags and reasons, the participant table and the timing summary."""
+
+    trials: pd.DataFrame          # main trials with use_<measure> and why_<measure> columns
+    participants: pd.DataFrame    # participant, n_trials, missing_rate, accuracy, complete, excluded, reason
+    trial_counts: pd.DataFrame    # measure, reason, n
+    timing: dict
+    config: QcConfig
+    measures: list = field(default_factory=list)
+
+    @property
+    def excluded_participants(self) -> list:
+        return list(self.participants.loc[self.participants["excluded"], "participant"])
+
+
+def _log_rt_outlier(rt: pd.Series, participant: pd.Series, ok: pd.Series, z: float) -> pd.Series:
+    log = np.log(rt.where(ok & (rt > 0)))
+    grouped = log.groupby(participant)
+    zs = (log - grouped.transform("mean")) / grouped.transform("std")
+    return (zs.abs() > z) & ok
+
+
+def _flag(trials, measure, value, rt, config) -> tuple[pd.Series, pd.Series]:
+    why = pd.Series("", index=trials.index, dtype=object)
+    missing = trials[value].isna()
+    why[missing] = "timeout or missing"
+    anticip = ~missing & (trials[rt] < config.anticipation_s)
+    why[anticip] = f"anticipation (RT < {config.anticipation_s * 1000:g} ms)"
+    ok = why == ""
+    outlier = _log_rt_outlier(trials[rt], trials["participant"], ok & trials[rt].notna(), config.rt_z)
+    why[outlier] = f"RT outlier (|z| > {config.rt_z:g} on log RT within participant)"
+    return why, missing
+
+
+def _timing(trials, config) -> tuple[dict, pd.Series]:
+    out = {"available": False}
+    flag = pd.Series(False, index=trials.index)
+    have = [c for c in ("dropped_frames", "stimulus_onset_s", "stimulus_offset_s") if c in trials.columns
+            and trials[c].notna().any()]
+    if not have:
+        return out, flag
+    out["available"] = True
+    if "dropped_frames" in have:
+        dropped = trials["dropped_frames"].fillna(0)
+        out["n_dropped_trials"] = int((dropped > 0).sum())
+        out["n_dropped_frames"] = int(dropped.sum())
+        flag |= dropped > 0
+    if "stimulus_onset_s" in have and "stimulus_offset_s" in have:
+        measured = trials["stimulus_offset_s"] - trials["stimulus_onset_s"]
+        rounded = measured.round(3).dropna()
+        if len(rounded):
+            intended = float(rounded.mode().iloc[0])
+            dev = measured - intended
+            out.update(intended_s=intended, deviation_ms_mean=float(dev.mean() * 1000),
+                       deviation_ms_sd=float(dev.std() * 1000) if len(dev.dropna()) > 1 else 0.0,
+                       deviation_ms_max=float(dev.abs().max() * 1000),
+                       n_off_duration=int((dev.abs() > config.duration_tolerance_s + 1e-9).sum()))
+            flag |= dev.abs() > config.duration_tolerance_s + 1e-9
+    out["n_flagged"] = int(flag.sum())
+    out["n_trials"] = int(len(trials))
+    return out, flag
+
+
+def apply_qc(data, config: QcConfig | None = None) -> QcResult:
+    """Flag trials and participants of a ``TrialData`` by ``config`` (defaults: ``QcConfig()``).
+
+    Trial level, per rating and for the judgement: timeout/missing, anticipation, log-RT
+    outlier within participant (and, with ``exclude_timing``, dropped frames or an off
+    stimulus duration). Participant level: missing rate, judgement accuracy, incomplete
+    session; an excluded participant's trials are all unused.
+    """
+    config = config or QcConfig()
+    trials = data.trials.copy()
+    timing, timing_flag = _timing(trials, config)
+    measures = [f"rating_{name}" for name in data.ratings]
+    if data.has_judgement:
+        measures.append("judgement")
+    any_missing = trials["timed_out"].fillna(False).astype(bool)
+    for measure in measures:
+        value = "judgement_correct" if measure == "judgement" else measure
+        why, missing = _flag(trials, measure, value, f"{measure}_rt_s", config)
+        if config.exclude_timing:
+            why[(why == "") & timing_flag] = "timing (dropped frames or off stimulus duration)"
+        trials[f"why_{measure}"] = why
+        any_missing |= missing
+    # participants
+    rows = []
+    status = {}
+    if len(data.sessions):
+        for r in data.sessions.itertuples():
+            status[r.participant] = r.status
+    counts = trials.groupby("participant").size()
+    most = int(counts.max())
+    for participant, part in trials.groupby("participant", sort=True):
+        n = len(part)
+        missing_rate = float(any_missing[part.index].mean())
+        accuracy = float(part["judgement_correct"].dropna().astype(float).mean()) if data.has_judgement else np.nan
+        state = status.get(participant)
+        complete = (state == "completed") if state is not None else n >= most
+        reasons = []
+        if missing_rate > config.max_missing:
+            reasons.append(f"missing {missing_rate:.0%} of trials (> {config.max_missing:.0%})")
+        if data.has_judgement and not accuracy >= config.min_accuracy:
+            reasons.append(f"judgement accuracy {accuracy:.0%} (< {config.min_accuracy:.0%})")
+        if config.exclude_incomplete and not complete:
+            reasons.append(f"incomplete session ({state or f'{n} of {most} main trials'})")
+        rows.append({"participant": participant, "n_trials": n, "missing_rate": missing_rate,
+                     "accuracy": accuracy, "complete": bool(complete), "excluded": bool(reasons),
+                     "reason": "; ".join(reasons)})
+    participants = pd.DataFrame(rows)
+    out_people = set(participants.loc[participants["excluded"], "participant"])
+    count_rows = []
+    for measure in measures:
+        why = trials[f"why_{measure}"]
+        kept_person = ~trials["participant"].isin(out_people)
+        trials[f"use_{measure}"] = (why == "") & kept_person
+        for reason, n in why[why != ""].value_counts().sort_index().items():
+            count_rows.append((measure, reason, int(n)))
+        count_rows.append((measure, "participant excluded", int((~kept_person & (why == "")).sum())))
+        count_rows.append((measure, "kept", int(trials[f"use_{measure}"].sum())))
+    return QcResult(trials=trials, participants=participants,
+                    trial_counts=pd.DataFrame(count_rows, columns=["measure", "reason", "n"]), timing=timing,
+                    config=config, measures=measures)

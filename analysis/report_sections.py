@@ -1,0 +1,107 @@
+"""The report's statistical steps per measure: ANOVA, rating and log-RT models, figures and the summary numbers."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .descriptives import participant_means
+from .models import cell_means, fit_with_selection, pain_contrasts
+from .rm_anova import rm_anova
+
+__all__ = ["anova_for", "figures", "rating_model", "rt_model", "summary"]
+
+
+def anova_for(used: pd.DataFrame, measure: str, factors: list[str]):
+    """Repeated-measures ANOVA of ``measure`` over the factors present, on participant cell means."""
+    if not factors:
+        return pd.DataFrame(), []
+    return rm_anova(participant_means(used, measure, factors), measure, factors)
+
+
+def rating_model(used: pd.DataFrame, measure: str, factors: list[str]):
+    """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts."""
+    fit = fit_with_selection(used, measure, factors, slopes=("pain",))
+    steps = pd.DataFrame(fit.steps, columns=["formula", "singular", "converged"])
+    steps.insert(0, "step", range(1, len(steps) + 1))
+    extra = {"lmm_selection": steps, "lmm_anova": fit.result.anova(),
+             "marginal_means": cell_means(fit.result, factors), "contrasts": pain_contrasts(fit.result, factors)}
+    return fit, extra
+
+
+def rt_model(trials: pd.DataFrame, measure: str, factors: list[str]):
+    """Log-RT model with crossed random intercepts (judgement: correct trials only), or None without RTs."""
+    rt = f"{measure}_rt_s"
+    if rt not in trials.columns:
+        return None
+    keep = trials[f"use_{measure}"] & (trials[rt] > 0)
+    if measure == "judgement":
+        keep &= trials["judgement_correct"].fillna(False).astype(bool)
+    data = trials[keep].copy()
+    if data["participant"].nunique() < 2:
+        return None
+    dv = f"log_{measure}_rt"
+    data[dv] = np.log(data[rt])
+    return fit_with_selection(data, dv, factors, slopes=())
+
+
+def figures(trials, rating_measures, factors, qc, has_judgement) -> dict:
+    """The report's figures as data URIs by name."""
+    from . import figures as fig
+
+    out = {"ratings": fig.ratings_plot(trials, rating_measures, factors)}
+    rt_measures = rating_measures + (["judgement"] if has_judgement else [])
+    out["rt"] = fig.rt_plot(trials, rt_measures)
+    if trials["stimulus_id"].astype(str).replace("", np.nan).notna().any():
+        out["items"] = fig.item_plot(trials, rating_measures)
+    out["participants"] = fig.participant_qc_plot(qc.participants, qc.config.max_missing, qc.config.min_accuracy)
+    return out
+
+
+def _row(table, column, value):
+    if table is None or not len(table) or column not in table.columns:
+        return None
+    hit = table[table[column] == value]
+    return hit.iloc[0].to_dict() if len(hit) else None
+
+
+def summary(data, qc, factors, tables, fits, rating_measures, rt_formulas, per_measure) -> dict:
+    """The numbers the methods-and-results text is written from."""
+    from .methods_text import software_versions
+
+    people = qc.participants
+    excluded = people[people["excluded"]]
+    multi = [f for f in factors if qc.trials[f].nunique() > 2]
+    measures = []
+    for measure, extra in zip(rating_measures, per_measure):
+        key = measure.removeprefix("rating_")
+        entry = {"measure": measure, "formula": fits[measure].formula if measure in fits else None}
+        if measure in fits:
+            con = tables[f"contrasts_{key}"]
+            entry["pain"] = _row(con, "contrast", "pain − neutral (all)")
+            entry["bias"] = _row(con, "contrast", "in-group bias: pain effect in-group − out-group")
+            entry["perspective"] = _row(fits[measure].result.fixed, "term", "perspective")
+        else:
+            entry["formula"] = "not fitted (models not requested)"
+        entry["anova_pain"] = _row(tables.get(f"anova_{key}"), "term", "pain")
+        entry["dz"] = _row(tables.get(f"effect_sizes_{key}"), "cell", "all")
+        entry["anova_left_out"] = extra["anova_left_out"]
+        measures.append(entry)
+    counts = qc.trial_counts
+    trial_exclusion = {}
+    for measure in rating_measures:
+        part = counts[(counts["measure"] == measure) & ~counts["reason"].isin(["kept", "participant excluded"])]
+        kept_people = (~qc.trials["participant"].isin(qc.excluded_participants)).sum()
+        trial_exclusion[measure] = 100.0 * part["n"].sum() / max(len(qc.trials), 1) if kept_people else 0.0
+    if multi:
+        note = (f"for effects involving {', '.join(multi)} (more than two levels) Greenhouse–Geisser corrected p "
+                f"values are reported; effects of two-level factors have one numerator df, so sphericity holds "
+                f"trivially.")
+    else:
+        note = ("every factor had two levels, so each effect has one numerator df and sphericity holds trivially "
+                "(no correction needed).")
+    return {"n_files": len(data.files), "n_participants": int((~people["excluded"]).sum()),
+            "n_excluded": int(len(excluded)),
+            "exclusion_reasons": [f"{p}: {r}" for p, r in zip(excluded["participant"], excluded["reason"])],
+            "simulated": data.simulated, "config": qc.config, "trial_exclusion": trial_exclusion,
+            "factors": factors, "measures": measures, "rt_formulas": rt_formulas, "has_judgement": data.has_judgement,
+            "sphericity_note": note, "versions": software_versions()}
