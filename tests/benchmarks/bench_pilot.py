@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the repo first: tests/stimuli must not shadow stimuli
 
 
 def pilot_rate(n_sessions, n_jobs, manifest):
