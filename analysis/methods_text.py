@@ -73,7 +73,8 @@ def methods_results(summary: dict) -> list[str]:
         f"on participant cell means (univariate tests, as statsmodels' AnovaRM) is reported beside them; "
         f"{s['sphericity_note']}")
     for m in s["measures"]:
-        parts = [f"Results, {_label(m['measure'])}. The final model was {m['formula']}."]
+        parts = [f"Results, {_label(m['measure'])}. " + (f"The final model was {m['formula']}." if m["formula"]
+                                                          else "No mixed model was requested.")]
         if m.get("pain") is not None:
             r = m["pain"]
             parts.append(f"Pain pictures were rated higher than neutral ones, b = {_n(r['estimate'])}, 95% CI "

@@ -11,7 +11,9 @@ attempts (Barr, Levy, Scheepers & Tily 2013, JML 68:255, doi:10.1016/j.jml.2012.
 participant intercepts and pain slopes with their correlation, stimulus intercepts) and,
 while the fit is singular, is simplified by this rule: (1) drop the correlations
 (``||``); (2) drop the participant slope with the smallest variance; (3) drop a random
-intercept whose variance is (near) zero, stimulus first. Log-RT models have crossed
+intercept whose variance is (near) zero, stimulus first. Stimulus intercepts enter only
+when every pain × stimulus-type cell holds at least ``MIN_STIMULI_PER_CELL`` distinct
+stimuli (a cue task's two cues are the conditions themselves, not a sample of stimuli). Log-RT models have crossed
 random intercepts only. Contrasts are l'β with SE √(l'Vl) from the fixed-effect
 covariance V and lmerTest-style Satterthwaite df for the single contrast l.
 """
@@ -29,6 +31,7 @@ from .design_matrices import DESIGN_CONTRASTS
 __all__ = ["ModelFit", "cell_means", "contrast", "fit_with_selection", "model_formula", "pain_contrasts"]
 
 CROSSED = ("pain", "perspective", "group")
+MIN_STIMULI_PER_CELL = 3
 
 
 @dataclass
@@ -75,7 +78,7 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
     if fit is None:
         from .lmm import fit_lmm as fit
     slopes = [s for s in slopes if s in factors]
-    stimulus = stimulus and data["stimulus_id"].replace("", np.nan).dropna().nunique() > 1
+    stimulus = stimulus and _stimuli_sampled(data)
     state = {"slopes": slopes, "correlated": len(slopes) > 0, "stimulus": stimulus, "participant": True}
     steps = []
     while True:
@@ -95,6 +98,16 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
         else:
             break  # (1 | participant) alone, or a singular fit the rule cannot simplify: keep it, warned
     return ModelFit(measure=dv, formula=formula, result=result, steps=steps)
+
+
+def _stimuli_sampled(data: pd.DataFrame) -> bool:
+    """Whether stimuli are a sample: at least MIN_STIMULI_PER_CELL per pain × stimulus-type cell."""
+    ids = data["stimulus_id"].astype(str).replace("", np.nan)
+    if ids.isna().all():
+        return False
+    cells = [c for c in ("pain", "stimulus_type") if c in data.columns]
+    per_cell = data.assign(_id=ids).dropna(subset=["_id"]).groupby(cells, observed=True)["_id"].nunique()
+    return bool(len(per_cell) and per_cell.min() >= MIN_STIMULI_PER_CELL)
 
 
 def _row(result, levels: dict) -> np.ndarray:

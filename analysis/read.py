@@ -235,7 +235,8 @@ def read_trials(paths, *, allow_mixed_protocols: bool = False) -> TrialData:
             dropped.append((row.source_file, row.source_line,
                             f"duplicated trial row (participant {row.participant}, session {row.session:g}, "
                             f"trial {row.trial:g}); the first copy is kept"))
-        message = (f"{int(dup.sum())} duplicated trial rows left out (first at {dropped[0][0]}, line "
+        n_dup = int(dup.sum())
+        message = (f"{n_dup} duplicated trial row{'s' if n_dup > 1 else ''} left out (first at {dropped[0][0]}, line "
                    f"{dropped[0][1]}); the first copy of each trial is kept")
         logger.warning(message)
         warnings_.append(message)

@@ -80,8 +80,6 @@ def summary(data, qc, factors, tables, fits, rating_measures, rt_formulas, per_m
             entry["pain"] = _row(con, "contrast", "pain − neutral (all)")
             entry["bias"] = _row(con, "contrast", "in-group bias: pain effect in-group − out-group")
             entry["perspective"] = _row(fits[measure].result.fixed, "term", "perspective")
-        else:
-            entry["formula"] = "not fitted (models not requested)"
         entry["anova_pain"] = _row(tables.get(f"anova_{key}"), "term", "pain")
         entry["dz"] = _row(tables.get(f"effect_sizes_{key}"), "cell", "all")
         entry["anova_left_out"] = extra["anova_left_out"]

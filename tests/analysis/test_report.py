@@ -133,11 +133,11 @@ def test_report_opens_in_chromium(built, tmp_path):
 # ------------------------------------------------------------------ bad input through the CLI
 @pytest.fixture(scope="module")
 def one_pilot(default_protocol, manifest, tmp_path_factory):
-    """One simulated participant's data folder (for the bad-input cases)."""
+    """Three simulated participants' data folder (for the bad-input and cue-task cases)."""
     from paradigm.pilot import run_pilot
 
     out = tmp_path_factory.mktemp("pilot1")
-    run_pilot(default_protocol, manifest, n_participants=1, out_dir=out, seed=3)
+    run_pilot(default_protocol, manifest, n_participants=3, out_dir=out, seed=3)
     return out / "data"
 
 
@@ -185,3 +185,26 @@ def test_bad_threshold_and_unknown_rating(one_pilot, tmp_path, capsys):
     assert "'max_missing' must be a proportion" in capsys.readouterr().err
     assert main(["report", data, "--ratings", "pain", "--models", "none", "-o", str(tmp_path / "r.html")]) == 2
     assert "rating 'pain' is not in the data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cue_task_with_judgement_and_no_timing(one_pilot, tmp_path):
+    """A cue task (no stimulus file, no group, no timing) with a judgement: the report adapts to what is there."""
+    from analysis.report import build_report
+
+    for k, source in enumerate(sorted(one_pilot.glob("*_data.csv"))):
+        header, rows = read_rows(source)
+        for i, r in enumerate(rows):
+            r.update(stimulus_type="cue", stimulus_file="", group="none", stimulus_id=f"cue_{r['pain']}",
+                     fixation_onset_s="", stimulus_onset_s="", stimulus_offset_s="", stimulus_duration_s="",
+                     dropped_frames="", judgement="f", judgement_correct="false" if i % 10 == k else "true",
+                     judgement_rt_s=f"{0.5 + 0.001 * ((i * 37) % 100):.3f}")
+        write_rows(tmp_path / source.name, header + ["judgement", "judgement_correct", "judgement_rt_s"], rows)
+    report = build_report(tmp_path, tmp_path / "out" / "cue.html")
+    assert report.summary["factors"] == ["pain", "perspective"]
+    assert "(1 | stimulus_id)" not in report.fits["rating_pain_intensity"].formula
+    assert "judgement_rt" in report.fits and "judgement_accuracy" in report.tables
+    assert report.tables["judgement_accuracy"]["mean"].between(0.85, 0.95).all()
+    html = report.html
+    assert "no timing check was possible" in html and "in-group bias" not in html
+    assert (tmp_path / "out" / "cue_judgement_accuracy.csv").is_file()
