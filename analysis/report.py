@@ -95,6 +95,12 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
         data.ratings = [r for r in data.ratings if r in ratings]
     step("read")
     qc = apply_qc(data, config)
+    kept = int((~qc.participants["excluded"]).sum())
+    if kept < 2:
+        first = qc.participants[qc.participants["excluded"]].iloc[0]
+        raise ValueError(f"only {kept} of {len(qc.participants)} participants remain after the exclusions (e.g. "
+                         f"{first['participant']}: {first['reason']}); a report needs at least 2 — check the "
+                         f"thresholds (--max-missing, --min-accuracy, --keep-incomplete)")
     trials = qc.trials
     factors = factors_present(trials)
     rating_measures = [f"rating_{r}" for r in data.ratings]

@@ -185,6 +185,9 @@ def test_bad_threshold_and_unknown_rating(one_pilot, tmp_path, capsys):
     assert "'max_missing' must be a proportion" in capsys.readouterr().err
     assert main(["report", data, "--ratings", "pain", "--models", "none", "-o", str(tmp_path / "r.html")]) == 2
     assert "rating 'pain' is not in the data" in capsys.readouterr().err
+    assert main(["report", data, "--max-missing", "0", "--models", "none", "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "participants remain after the exclusions" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
