@@ -90,13 +90,14 @@ def _cmd_report(args) -> int:
                       duration_tolerance_s=args.duration_tolerance_ms / 1000, exclude_timing=args.exclude_timing)
     models = () if args.models == "none" else tuple(m.strip() for m in args.models.split(",") if m.strip())
     ratings = [r.strip() for r in args.ratings.split(",")] if args.ratings else None
+    slopes = tuple(s.strip() for s in args.slopes.split(",") if s.strip())
     bar = None
     if sys.stderr.isatty() and not args.quiet:
         from tqdm import tqdm
 
         bar = tqdm(total=None, desc="report", unit="step", leave=False, file=sys.stderr)
     try:
-        report = build_report(args.data, args.output, config=config, ratings=ratings, models=models,
+        report = build_report(args.data, args.output, config=config, ratings=ratings, models=models, slopes=slopes,
                               allow_mixed_protocols=args.allow_mixed_protocols,
                               progress=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar else None,
                               verbose=args.verbose)
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--ratings", help="comma-separated rating names to analyse (default: all)")
     rep.add_argument("--models", default="ratings,rt",
                      help="mixed models to fit: comma-separated from ratings, rt; or none (default ratings,rt)")
+    rep.add_argument("--slopes", default="pain",
+                     help="participant random slopes the rating models start from, comma-separated from pain, "
+                          "perspective, group, stimulus_type (default pain); simplified while the fit is singular")
     rep.add_argument("--allow-mixed-protocols", action="store_true", help="accept files of several protocols")
     rep.set_defaults(func=_cmd_report)
     return parser

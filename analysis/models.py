@@ -10,8 +10,9 @@ doi:10.1037/a0028347); the random part starts from the largest structure the rep
 attempts (Barr, Levy, Scheepers & Tily 2013, JML 68:255, doi:10.1016/j.jml.2012.11.001:
 participant intercepts and pain slopes with their correlation, stimulus intercepts) and,
 while the fit is singular, is simplified by this rule: (1) drop the correlations
-(``||``); (2) drop the participant slope with the smallest variance; (3) drop a random
-intercept whose variance is (near) zero, stimulus first. Stimulus intercepts enter only
+(``||``); (2) drop the participant slope with the smallest variance and start again
+from its correlated form; (3) with no slope left, drop a random intercept whose variance
+is (near) zero, stimulus first. Stimulus intercepts enter only
 when every pain × stimulus-type cell holds at least ``MIN_STIMULI_PER_CELL`` distinct
 stimuli (a cue task's two cues are the conditions themselves, not a sample of stimuli). Log-RT models have crossed
 random intercepts only. Contrasts are l'β with SE √(l'Vl) from the fixed-effect
@@ -66,10 +67,12 @@ def model_formula(dv, factors, slopes=(), correlated=True, stimulus=True, partic
     return " + ".join(parts)
 
 
-def _variance(result, group, term):
+def _variance(result, factor, term):
+    """Variance of ``term`` on grouping ``factor``; ``||`` terms are the groups 'factor', 'factor.1', …."""
     rnd = result.random
-    row = rnd[(rnd["group"] == group) & (rnd["term1"] == term) & rnd["term2"].isna()]
-    return float(row["vcov"].iloc[0]) if len(row) else np.nan
+    on_factor = (rnd["group"] == factor) | rnd["group"].str.startswith(f"{factor}.")
+    row = rnd[on_factor & (rnd["term1"] == term) & rnd["term2"].isna()]
+    return float(row["vcov"].iloc[0]) if len(row) else 0.0
 
 
 def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slopes=("pain",),

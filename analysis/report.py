@@ -51,7 +51,7 @@ def _truth_table(params: dict, measure: str, fixed: pd.DataFrame) -> pd.DataFram
 
 
 def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=None, models=MODEL_KINDS,
-                 allow_mixed_protocols: bool = False, progress=None, verbose=None) -> Report:
+                 slopes=("pain",), allow_mixed_protocols: bool = False, progress=None, verbose=None) -> Report:
     """Build the HTML report of the trial CSVs in ``paths``; write it to ``out`` when given.
 
     Parameters
@@ -66,6 +66,9 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
         Rating names to analyse (default: every rating in the files).
     models : iterable of {"ratings", "rt"}
         Which mixed models to fit: rating models with contrasts, log-RT models.
+    slopes : iterable of str
+        Participant random slopes the rating models start from (default pain); the
+        singular-fit rule of ``analysis.models`` simplifies from there.
     allow_mixed_protocols : bool
         Accept files of several protocols.
     progress : callable, optional
@@ -77,6 +80,10 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
 
     config = config or QcConfig()
     models = tuple(models)
+    slopes = tuple(slopes)
+    wrong = [s for s in slopes if s not in ("pain", "perspective", "group", "stimulus_type")]
+    if wrong:
+        raise ValueError(f"'slopes' must be among pain, perspective, group, stimulus_type (got {wrong[0]!r})")
     bad = [m for m in models if m not in MODEL_KINDS]
     if bad:
         raise ValueError(f"'models' must be among {', '.join(MODEL_KINDS)} (got {bad[0]!r})")
@@ -119,7 +126,7 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
     if "ratings" in models:
         for measure, summ in zip(rating_measures, summaries):
             key = measure.removeprefix("rating_")
-            fit, extra = sections.rating_model(trials[trials[f"use_{measure}"]], measure, factors)
+            fit, extra = sections.rating_model(trials[trials[f"use_{measure}"]], measure, factors, slopes)
             fits[measure] = fit
             tables[f"lmm_fixed_{key}"] = fit.result.fixed
             tables[f"lmm_random_{key}"] = fit.result.random

@@ -18,9 +18,9 @@ def anova_for(used: pd.DataFrame, measure: str, factors: list[str]):
     return rm_anova(participant_means(used, measure, factors), measure, factors)
 
 
-def rating_model(used: pd.DataFrame, measure: str, factors: list[str]):
+def rating_model(used: pd.DataFrame, measure: str, factors: list[str], slopes=("pain",)):
     """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts."""
-    fit = fit_with_selection(used, measure, factors, slopes=("pain",))
+    fit = fit_with_selection(used, measure, factors, slopes=slopes)
     steps = pd.DataFrame(fit.steps, columns=["formula", "singular", "converged"])
     steps.insert(0, "step", range(1, len(steps) + 1))
     extra = {"lmm_selection": steps, "lmm_anova": fit.result.anova(),

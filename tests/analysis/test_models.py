@@ -72,3 +72,11 @@ def test_contrasts_agree_with_coefficients():
     cells = [c for c in con.index if c.startswith("pain − neutral |")]
     assert len(cells) == 4
     assert np.mean([con.loc[c, "estimate"] for c in cells]) == pytest.approx(fixed.loc["pain", "estimate"])
+
+
+def test_rule_drops_the_slope_without_variance():
+    """Starting from pain and perspective slopes, pain's slope (the one with variance) is never the one dropped."""
+    for seed in (1, 4):  # seeds whose correlated and uncorrelated fits are both singular
+        fit = fit_with_selection(trials(slope_sd=6.0, seed=seed), "y", FACTORS, slopes=("pain", "perspective"))
+        assert [s[1] for s in fit.steps] == [True, True, False]
+        assert fit.formula.endswith("(1 + pain | participant) + (1 | stimulus_id)")
