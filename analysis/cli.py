@@ -99,7 +99,7 @@ def _cmd_report(args) -> int:
     try:
         report = build_report(args.data, args.output, config=config, ratings=ratings, models=models, slopes=slopes,
                               allow_mixed_protocols=args.allow_mixed_protocols,
-                              progress=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar else None,
+                              progress=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar is not None else None,
                               verbose=args.verbose)
     finally:
         if bar is not None:

@@ -48,16 +48,23 @@ def ratings_plot(trials: pd.DataFrame, measures: list[str], factors: list[str]) 
         desc = cell_descriptives(used, measure, keys)
         labels = desc[cells].astype(str).agg("\n".join, axis=1) if cells else pd.Series([""] * len(desc))
         order = list(dict.fromkeys(labels))
+        xs, ys, colours, centre, mean, lo, hi = [], [], [], [], [], [], []
         for (_, row), label in zip(desc.iterrows(), labels):
             x = order.index(label) + (0.18 if row.get("pain") == "pain" else -0.18)
-            colour = PAIN_COLOURS.get(row.get("pain"), "#555555")
             mask = np.ones(len(means), bool)
             for k in keys:
                 mask &= (means[k] == row[k]).to_numpy()
             pts = means.loc[mask, measure].to_numpy(float)
-            ax.scatter(x + rng.uniform(-0.06, 0.06, len(pts)), pts, s=10, alpha=0.45, color=colour, lw=0)
-            ax.errorbar(x, row["mean"], yerr=[[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]],
-                        fmt="o", color="black", ms=5, capsize=3)
+            xs.append(x + rng.uniform(-0.06, 0.06, len(pts)))
+            ys.append(pts)
+            colours += [PAIN_COLOURS.get(row.get("pain"), "#555555")] * len(pts)
+            centre.append(x)
+            mean.append(row["mean"])
+            lo.append(row["mean"] - row["ci_low"])
+            hi.append(row["ci_high"] - row["mean"])
+        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=10, alpha=0.45, c=colours, lw=0)
+        ax.errorbar(centre, mean, yerr=[np.nan_to_num(lo), np.nan_to_num(hi)], fmt="o", color="black", ms=5,
+                    capsize=3)
         ax.set_xticks(range(len(order)), order, fontsize=8)
         ax.set_ylabel(_label(measure))
         ax.set_title(f"{_label(measure)}: participant means (red pain, blue neutral), mean ± 95% CI", fontsize=10)
@@ -77,7 +84,7 @@ def rt_plot(trials: pd.DataFrame, measures: list[str]) -> str:
             bins = np.linspace(log.min(), log.max(), 40) if log.max() > log.min() else 10
             for level, colour in PAIN_COLOURS.items():
                 part = log[trials.loc[rt.index, "pain"] == level]
-                ax.hist(part, bins=bins, alpha=0.55, color=colour, label=level)
+                ax.hist(part, bins=bins, alpha=0.55, color=colour, label=level, histtype="stepfilled")
             ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20) if rt.min() / 1.5 <= t <= rt.max() * 1.5]
             ax.set_xticks(np.log10(ticks), [f"{t:g}" for t in ticks])
             ax.legend(fontsize=8)

@@ -211,3 +211,14 @@ def test_cue_task_with_judgement_and_no_timing(one_pilot, tmp_path):
     html = report.html
     assert "no timing check was possible" in html and "in-group bias" not in html
     assert (tmp_path / "out" / "cue_judgement_accuracy.csv").is_file()
+
+
+def test_progress_bar_only_on_a_terminal(one_pilot, tmp_path, capsys, monkeypatch):
+    """On a terminal a progress bar is drawn on stderr; otherwise stderr stays empty."""
+    import sys
+
+    assert main(["report", str(one_pilot), "--models", "none", "-o", str(tmp_path / "a.html")]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["report", str(one_pilot), "--models", "none", "-o", str(tmp_path / "b.html")]) == 0
+    assert "report" in capsys.readouterr().err
