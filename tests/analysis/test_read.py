@@ -120,3 +120,12 @@ def test_incomplete_session_without_sidecar(small_pilot, tmp_path):
         shutil.copy(f, tmp_path / f.name)
     data = read_trials(tmp_path)
     assert data.sessions["status"].isna().all() and data.simulation_params is None
+
+
+def test_lab_data_is_not_marked_simulated(small_pilot, tmp_path):
+    """Rows with mode lab and simulated false give unsimulated data and no simulation parameters."""
+    def lab(header, rows):
+        return header, [dict(r, mode="lab", simulated="false") for r in rows]
+
+    data = read_trials(one_file(small_pilot, tmp_path, lab))
+    assert not data.simulated and data.simulation_params is None

@@ -213,12 +213,23 @@ def test_cue_task_with_judgement_and_no_timing(one_pilot, tmp_path):
     assert (tmp_path / "out" / "cue_judgement_accuracy.csv").is_file()
 
 
-def test_progress_bar_only_on_a_terminal(one_pilot, tmp_path, capsys, monkeypatch):
-    """On a terminal a progress bar is drawn on stderr; otherwise stderr stays empty."""
+def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
+    """On a terminal the CLI draws a progress bar on stderr; otherwise stderr stays empty."""
     import sys
+    from types import SimpleNamespace
 
-    assert main(["report", str(one_pilot), "--models", "none", "-o", str(tmp_path / "a.html")]) == 0
+    import analysis.report
+
+    def fake_build(paths, out, *, progress=None, **kwargs):
+        for step in ("read", "qc", "figures"):
+            if progress is not None:
+                progress(step)
+        return SimpleNamespace(data=SimpleNamespace(warnings=[]), fits={}, paths=[out])
+
+    monkeypatch.setattr(analysis.report, "build_report", fake_build)
+    assert main(["-q", "report", str(tmp_path), "-o", str(tmp_path / "a.html")]) == 0
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    assert main(["report", str(one_pilot), "--models", "none", "-o", str(tmp_path / "b.html")]) == 0
-    assert "report" in capsys.readouterr().err
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "b.html")]) == 0
+    err = capsys.readouterr().err
+    assert "report" in err and "figures" in err
