@@ -91,15 +91,19 @@ def _cmd_report(args) -> int:
     models = () if args.models == "none" else tuple(m.strip() for m in args.models.split(",") if m.strip())
     ratings = [r.strip() for r in args.ratings.split(",")] if args.ratings else None
     slopes = tuple(s.strip() for s in args.slopes.split(",") if s.strip())
-    bar = None
+    bar = progress = None
     if sys.stderr.isatty() and not args.quiet:
         from tqdm import tqdm
 
         bar = tqdm(total=None, desc="report", unit="step", leave=False, file=sys.stderr)
+
+        def progress(name):
+            bar.set_postfix_str(name)
+            bar.update()
     try:
         report = build_report(args.data, args.output, config=config, ratings=ratings, models=models, slopes=slopes,
                               allow_mixed_protocols=args.allow_mixed_protocols,
-                              progress=(lambda name: (bar.set_postfix_str(name), bar.update())) if bar is not None else None,
+                              progress=progress,
                               verbose=args.verbose)
     finally:
         if bar is not None:

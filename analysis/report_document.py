@@ -52,7 +52,8 @@ def _timing_section(qc) -> str:
                   "no timing check was possible.")
     names = {"n_trials": "main trials", "n_dropped_trials": "trials with dropped frames",
              "n_dropped_frames": "dropped frames in all", "intended_s": "intended stimulus duration (s)",
-             "deviation_ms_mean": "measured − intended, mean (ms)", "deviation_ms_sd": "measured − intended, SD (ms)",
+             "deviation_ms_mean": "measured − intended, mean (ms)",
+             "deviation_ms_sd": "measured − intended, SD (ms)",
              "deviation_ms_max": "largest |measured − intended| (ms)",
              "n_off_duration": "trials off the intended duration by more than the tolerance",
              "n_flagged": "trials flagged for timing"}
@@ -92,8 +93,8 @@ def _figures_section(figures) -> str:
 def _anova_section(tables, data, summary) -> str:
     parts = []
     for r, m in zip(data.ratings, summary["measures"]):
-        parts.append(f"<h3>{esc(_label(r))}</h3>" + table(tables[f"anova_{r}"], digits={"num_df": 0, "den_df": 0, "F": 2,
-                                                                                          "eta_p2": 3, "gg_epsilon": 3}))
+        digits = {"num_df": 0, "den_df": 0, "F": 2, "eta_p2": 3, "gg_epsilon": 3}
+        parts.append(f"<h3>{esc(_label(r))}</h3>" + table(tables[f"anova_{r}"], digits=digits))
         if m["anova_left_out"]:
             parts.append(_p(f"Left out for an incomplete design: {', '.join(map(str, m['anova_left_out']))}."))
     parts.append(_p("Repeated-measures ANOVA on participant cell means (univariate F tests from orthonormal "

@@ -9,8 +9,8 @@ balanced design (a test checks it) but takes milliseconds where AnovaRM takes ~1
 four factors and 60 participants; ``method="statsmodels"`` runs AnovaRM itself.
 
 For an effect whose factors all have two levels the effect has one numerator df and
-sphericity holds trivially (ε = 1); for the others the Greenhouse–Geisser ε (Greenhouse & Geisser 1959, Psychometrika 24:95,
-doi:10.1007/BF02289823) is computed from the covariance of the effect's orthonormal
+sphericity holds trivially (ε = 1); for the others the Greenhouse–Geisser ε (Greenhouse
+& Geisser 1959, Psychometrika 24:95, doi:10.1007/BF02289823) is computed from the covariance of the effect's orthonormal
 contrasts of the cell means and the corrected p value reported beside the uncorrected one.
 """
 from __future__ import annotations

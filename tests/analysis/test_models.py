@@ -36,7 +36,8 @@ def test_formula_shapes():
         "y ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus_id)"
     assert model_formula("y", FACTORS, slopes=["pain"], correlated=False, stimulus=False) == \
         "y ~ pain * perspective * group + (1 + pain || participant)"
-    assert model_formula("y", ["pain", "stimulus_type"]) == "y ~ pain + stimulus_type + (1 | participant) + (1 | stimulus_id)"
+    assert model_formula("y", ["pain", "stimulus_type"]) == \
+        "y ~ pain + stimulus_type + (1 | participant) + (1 | stimulus_id)"
 
 
 def test_non_singular_keeps_the_largest_model():

@@ -1,4 +1,4 @@
-"""Tests for `analysis report`: recovery of a pilot's true effects, a self-contained escaped page, Chromium, bad input."""
+"""Tests for `analysis report`: truth recovery on a pilot, a self-contained escaped page, Chromium, bad input."""
 from __future__ import annotations
 
 import re
@@ -123,11 +123,15 @@ def test_chromium_detects_a_console_error(tmp_path):
 @pytest.mark.slow
 @needs_chromium
 def test_report_opens_in_chromium(built, tmp_path):
-    """The report loads in headless Chromium without console messages, and its screenshot is saved."""
+    """The report loads in headless Chromium without console messages; its screenshot is saved (REPORT_SCREENSHOT)."""
+    import os
+
     _, out, root = built
     shot = root / "report.png"
     assert open_in_chromium(out, tmp_path, screenshot=shot) == []
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("REPORT_SCREENSHOT"):
+        shutil.copy(shot, os.environ["REPORT_SCREENSHOT"])
 
 
 # ------------------------------------------------------------------ bad input through the CLI
