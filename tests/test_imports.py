@@ -41,3 +41,16 @@ def test_public_api(package):
     """Every name in a package's __all__ exists."""
     module = __import__(package)
     assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_psychopy_is_imported_only_in_paradigm_lab():
+    """No module outside paradigm/lab names psychopy in an import statement."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"^\s*(from|import)\s+psychopy\b", re.MULTILINE)
+    offenders = [str(path.relative_to(root)) for package in ("paradigm", "stimuli", "analysis")
+                 for path in (root / package).rglob("*.py")
+                 if pattern.search(path.read_text(encoding="utf-8")) and "lab" not in path.relative_to(root).parts]
+    assert offenders == []

@@ -39,7 +39,7 @@ class PsychoPyPresenter:
     ----------
     protocol : Protocol
     language : str
-    port : a trigger port (:mod:`paradigm.ports`)
+    port : a trigger port (:mod:`paradigm.lab.ports`)
     windowed : bool
         A window instead of full screen (development; recorded in the data).
     input : LiveInput or SimulatedInput

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..datafiles import SessionFiles
 from ..errors import SessionError
-from ..ports import open_port
+from .ports import open_port
 from ..preflight import check_images
 from ..protocol import PARTICIPANT_ID
 from ..session import run_session

@@ -7,8 +7,8 @@ missing or misnamed ends the start with one line, never a crash mid-session. Eve
 """
 from __future__ import annotations
 
-from .errors import SessionError
-from .triggers import NullPort, VirtualPort
+from ..errors import SessionError
+from ..triggers import NullPort, VirtualPort
 
 
 class ParallelPort:
