@@ -53,6 +53,7 @@ def methods_results(summary: dict) -> list[str]:
     paras = []
     excl = (f"{s['n_excluded']} were excluded ({'; '.join(s['exclusion_reasons'])})" if s["n_excluded"]
             else "none was excluded")
+    what = "Ratings" if s["measures"] else "Log judgement RTs"
     trials = "; ".join(f"{_label(m)} {p:.1f}%" for m, p in s["trial_exclusion"].items())
     paras.append(
         f"Methods. Data of {s['n_participants'] + s['n_excluded']} {who} from {s['n_files']} trial files were "
@@ -65,7 +66,7 @@ def methods_results(summary: dict) -> list[str]:
         f"participant's mean log RT (excluded trials: {trials}). "
         f"The design factors ({', '.join(s['factors'])}) were effect-coded −0.5/+0.5 (pain, self, out-group "
         f"and hand = +0.5), so each coefficient is the difference between the levels and the intercept the "
-        f"grand mean of the cells. Ratings were analysed with linear mixed models with crossed random effects "
+        f"grand mean of the cells. {what} were analysed with linear mixed models with crossed random effects "
         f"of participants and stimuli (Judd, Westfall & Kenny, 2012), starting from participant intercepts and "
         f"pain slopes and stimulus intercepts and simplifying the random part while the fit was singular "
         f"(Barr et al., 2013), fitted by REML with the toolkit's implementation of the lme4 algorithm (Bates et "
@@ -100,6 +101,16 @@ def methods_results(summary: dict) -> list[str]:
             parts.append(f"In the repeated-measures ANOVA the main effect of pain was F({r['num_df']:.0f}, "
                          f"{r['den_df']:.0f}) = {_n(r['F'])}, p {_p(r['p'])}, partial η² = {_n(r['eta_p2'])}.")
         paras.append(" ".join(parts))
+    j = s.get("judgement")
+    if j is not None:
+        text = (f"Results, judgement. Mean judgement accuracy was {100 * j['accuracy']:.1f}% "
+                f"(SD {100 * j['accuracy_sd']:.1f}% over participants).")
+        if j.get("rt_pain") is not None:
+            r = j["rt_pain"]
+            text += (f" On log judgement RT (correct trials), pain pictures differed from neutral ones by "
+                     f"b = {_n(r['estimate'], 3)} (a factor of {np.exp(r['estimate']):.3f}), 95% CI "
+                     f"{_ci(r, 3)}, t({_n(r['df'], 1)}) = {_n(r['t'])}, p {_p(r['p'])}.")
+        paras.append(text)
     if s.get("rt_formulas"):
         paras.append("Response times were log-transformed and analysed with " + "; ".join(s["rt_formulas"]) + ".")
     paras.append("Software: " + ", ".join(f"{k} {v}" for k, v in s["versions"].items()) + ".")

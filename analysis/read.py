@@ -121,8 +121,9 @@ def _read_one(file: Path) -> tuple[pd.DataFrame, list]:
     if missing:
         raise TrialDataError(f"{file}: required column '{missing[0]}' is missing (design.md's trial CSV contract "
                              f"needs {', '.join(REQUIRED)} and rating_<name> columns)")
-    if not ratings:
-        raise TrialDataError(f"{file}: no rating column; the contract needs rating_<name> and rating_<name>_rt_s")
+    if not ratings and "judgement_correct" not in frame.columns:
+        raise TrialDataError(f"{file}: no rating or judgement column; the contract needs rating_<name> and "
+                             f"rating_<name>_rt_s, or judgement, judgement_correct and judgement_rt_s")
     if frame.empty:
         raise TrialDataError(f"{file}: the file has a header but no trial rows")
     frame["source_file"] = str(file)
@@ -222,8 +223,9 @@ def read_trials(paths, *, allow_mixed_protocols: bool = False) -> TrialData:
     if set(every) - set(ratings):
         warnings_.append(f"ratings {', '.join(sorted(set(every) - set(ratings)))} are not in every file; "
                          f"only {', '.join(ratings) or 'none'} are analysed")
-    if not ratings:
-        raise TrialDataError("the files share no rating column; give files of one protocol")
+    if not ratings and not all("judgement_correct" in f.columns for f in frames):
+        raise TrialDataError("the files share no rating column and not all have a judgement; give files of one "
+                             "protocol")
     data = pd.concat(frames, ignore_index=True)
     for column in set().union(*(f.columns for f in frames)):
         if data[column].isna().any() and column not in ("source_line",):

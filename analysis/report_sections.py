@@ -48,10 +48,10 @@ def figures(trials, rating_measures, factors, qc, has_judgement) -> dict:
     """The report's figures as data URIs by name."""
     from . import figures as fig
 
-    out = {"ratings": fig.ratings_plot(trials, rating_measures, factors)}
+    out = {"ratings": fig.ratings_plot(trials, rating_measures, factors)} if rating_measures else {}
     rt_measures = rating_measures + (["judgement"] if has_judgement else [])
     out["rt"] = fig.rt_plot(trials, rt_measures)
-    if trials["stimulus_id"].astype(str).replace("", np.nan).notna().any():
+    if rating_measures and trials["stimulus_id"].astype(str).replace("", np.nan).notna().any():
         out["items"] = fig.item_plot(trials, rating_measures)
     out["participants"] = fig.participant_qc_plot(qc.participants, qc.config.max_missing, qc.config.min_accuracy)
     return out
@@ -86,7 +86,7 @@ def summary(data, qc, factors, tables, fits, rating_measures, rt_formulas, per_m
         measures.append(entry)
     counts = qc.trial_counts
     trial_exclusion = {}
-    for measure in rating_measures:
+    for measure in qc.measures:
         part = counts[(counts["measure"] == measure) & ~counts["reason"].isin(["kept", "participant excluded"])]
         kept_people = (~qc.trials["participant"].isin(qc.excluded_participants)).sum()
         trial_exclusion[measure] = 100.0 * part["n"].sum() / max(len(qc.trials), 1) if kept_people else 0.0
@@ -97,7 +97,13 @@ def summary(data, qc, factors, tables, fits, rating_measures, rt_formulas, per_m
     else:
         note = ("every factor had two levels, so each effect has one numerator df and sphericity holds trivially "
                 "(no correction needed).")
-    return {"n_files": len(data.files), "n_participants": int((~people["excluded"]).sum()),
+    judgement = None
+    if data.has_judgement:
+        kept = people[~people["excluded"]]
+        judgement = {"accuracy": float(kept["accuracy"].mean()), "accuracy_sd": float(kept["accuracy"].std()),
+                     "rt_pain": _row(fits["judgement_rt"].result.fixed, "term", "pain")
+                     if "judgement_rt" in fits else None}
+    return {"judgement": judgement, "n_files": len(data.files), "n_participants": int((~people["excluded"]).sum()),
             "n_excluded": int(len(excluded)),
             "exclusion_reasons": [f"{p}: {r}" for p, r in zip(excluded["participant"], excluded["reason"])],
             "simulated": data.simulated, "config": qc.config, "trial_exclusion": trial_exclusion,

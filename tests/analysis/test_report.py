@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,7 @@ from report_data import TRUTH, read_rows, run_truth_pilot, write_rows
 
 from analysis.cli import main
 
+REPO = Path(__file__).resolve().parents[2]
 EVIL = "<script>alert(1)</script>"
 SECTIONS = ("data", "timing", "descriptives", "figures", "anova", "models", "contrasts", "methods")
 
@@ -237,3 +239,20 @@ def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
     assert main(["report", str(tmp_path), "-o", str(tmp_path / "b.html")]) == 0
     err = capsys.readouterr().err
     assert "report" in err and "figures" in err
+
+
+@pytest.mark.slow
+def test_judgement_only_protocol(placeholder_manifest, tmp_path):
+    """A protocol with a judgement and no rating (the Han-lab preset) gets accuracy, a judgement-RT model and text."""
+    from stimuli import read_manifest
+
+    from analysis.report import build_report
+    from paradigm import load_protocol
+    from paradigm.pilot import run_pilot
+
+    loaded = load_protocol(REPO / "protocols" / "han_erp.yaml", {"stimuli.manifest": str(placeholder_manifest)})
+    run_pilot(loaded, read_manifest(loaded.manifest_path), n_participants=4, out_dir=tmp_path / "p", seed=1)
+    report = build_report(tmp_path / "p", tmp_path / "out" / "r.html")
+    assert report.data.ratings == [] and report.data.has_judgement
+    assert list(report.fits) == ["judgement_rt"] and "judgement_accuracy" in report.tables
+    assert "Results, judgement. Mean judgement accuracy" in report.html
