@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SYSTEM_PACKAGES=(xvfb xauth xdotool libgl1 libgl1-mesa-dri libglx-mesa0 libglu1-mesa libegl1 libegl-mesa0
                  libjack-jackd2-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
-                 libxkbcommon-x11-0 fontconfig fonts-dejavu-core)
+                 libxkbcommon-x11-0 fontconfig fonts-dejavu-core chromium)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
