@@ -6,14 +6,24 @@ For each rating the true model, in percent of the scale's range, is::
 
 with the design's two-level factors effect-coded ±0.5 (pain, self, outgroup and hand = +0.5;
 a factor a design lacks is 0), participant effects bivariate normal with correlation
-``corr``, stimulus intercepts shared by every participant of a pilot, and ε normal. The
-answer is clipped to the scale (so VAS answers pile at the anchors) and rounded to its
-granularity (Likert: whole points). This is the model ``analysis`` fits, so a pilot has
-known true values. Judgement RTs are ex-Gaussian; rating RTs log-normal; lapses time out.
+``corr``, stimulus intercepts shared by every participant of a pilot (judd2012), and ε
+normal with an SD that grows with fatigue. The latent value is mapped onto the rating's
+own range; within ``anchor_window`` percent of an anchor it snaps to the anchor with
+probability ``anchor_snap`` (VAS answers pile at the ends), beyond the range it is clipped,
+and it is rounded to the scale's granularity (Likert: whole points). This is the model
+``analysis`` fits, so a pilot has known true values.
 
-Defaults follow ``../shared/literature.md`` (see ``seeds/references.yaml``): pain vs no-pain
-ratings of the other's pain d_z ≈ 4.2, own unpleasantness d_z ≈ 1.0, judgement RT ≈ 160 ms
-slower for pain with ≈ 98 % accuracy, self > other, a small in-group bias.
+Judgement RTs are ex-Gaussian plus a non-decision time::
+
+    rt = t0 + (mu + v_participant + v_participant,pain·x_pain + Σ effect·x + sigma·z + tau·e) · drift(n)
+
+and rating RTs log-normal times ``drift(n)``, where ``drift(n)`` = (1 + practice gain ·
+exp(−(n−1)/practice tau)) · (1 + fatigue · (n−1)/100) for the session's n-th trial: faster
+over the first trials, slower later. Lapses (no answer, the trial times out) happen with
+``lapse_rate``, rising with fatigue; an RT past the timeout is a timeout too.
+
+Defaults and their sources (keys of ``seeds/references.yaml``; "toolkit choice" = no
+source gives the number): see the comments in :class:`SimulationParams`.
 """
 from __future__ import annotations
 
@@ -28,6 +38,7 @@ CODES = {
     "group": {"outgroup": 0.5, "ingroup": -0.5},
     "stimulus_type": {"hand": 0.5, "face": -0.5},
 }
+EFFECT_TABLES = ("effects", "judgement_rt_effects")
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class RatingParams:
     corr: float = 0.2
     sd_stimulus: float = 5.0
     sd_residual: float = 12.0
+    anchor_window: float = 3.0     # percent of the range next to each anchor …
+    anchor_snap: float = 0.5       # … where an answer snaps to the anchor with this probability (toolkit choice)
 
 
 @dataclass(frozen=True)
@@ -48,27 +61,42 @@ class SimulationParams:
     """Everything the simulated participant needs; overridable by ``simulation:`` or ``--param``."""
 
     ratings: dict = field(default_factory=lambda: {
-        # other's pain: 8.15 vs 1.35 on 1-9 (open data, d_z ≈ 4.2). Latent pain effect 90 and slope
-        # SD 30 give, after clipping at the anchors, observed means ≈ 9 vs 84 and d_z ≈ 4.2 (measured
-        # on 80 simulated participants of the default protocol).
+        # other's pain: 8.15 vs 1.35 on 1-9 (open_rating_data, d_z ≈ 4.2). Latent pain effect 90 and
+        # slope SD 28 give, after the anchors, observed means ≈ 9 vs 86 and d_z ≈ 4.2 (measured on 400
+        # simulated participants of the default protocol; test_simulated checks it). Self > other
+        # (jackson2006; size: toolkit choice); small group effect on explicit ratings (xu2009,
+        # han2018 [M]). Intercept and residual SD: toolkit choices.
         "pain_intensity": RatingParams(intercept=46.0, effects={
             "pain": 90.0, "perspective": 5.0, "group": -2.0, "pain:group": -4.0, "pain:perspective": 3.0},
-            sd_participant=10.0, sd_participant_pain=30.0, corr=0.2, sd_stimulus=5.0, sd_residual=12.0),
-        # own unpleasantness: d_z ≈ 1.0; self − other ≈ +5.8 (cue-task open data)
+            sd_participant=10.0, sd_participant_pain=28.0, corr=0.2, sd_stimulus=5.0, sd_residual=12.0),
+        # own unpleasantness: d_z ≈ 1.0 (open_rating_data; ≈ 1.05 measured as above); self − other
+        # ≈ +5.8 (open_cue_data, where other − self = −5.8 on VAS 0-100 unpleasantness)
         "unpleasantness": RatingParams(intercept=30.0, effects={
             "pain": 30.0, "perspective": 6.0, "group": -1.0, "pain:group": -3.0, "pain:perspective": 4.5},
             sd_participant=15.0, sd_participant_pain=28.0, corr=0.3, sd_stimulus=4.0, sd_residual=14.0),
     })
     default_rating: RatingParams = RatingParams(effects={"pain": 40.0})
+    # rating RTs: log-normal (toolkit choice)
     rating_rt_median_s: float = 1.8
     rating_rt_sdlog: float = 0.35
-    judgement_mu_s: float = 0.55
+    # judgement RTs: ex-Gaussian + non-decision time. t0 + mu + tau = 0.78 s, so neutral ≈ 0.70 s and
+    # pain ≈ 0.86 s (toolkit choice); pain 160 ms slower with d_z ≈ 0.6, hence a participant pain-slope
+    # SD of 0.25 s (open_rating_data); accuracy 98 % (open_rating_data).
+    judgement_t0_s: float = 0.35
+    judgement_mu_s: float = 0.28
     judgement_sigma_s: float = 0.08
     judgement_tau_s: float = 0.15
-    judgement_pain_slowing_s: float = 0.16
+    judgement_rt_effects: dict = field(default_factory=lambda: {"pain": 0.16})
     judgement_sd_participant_s: float = 0.08
+    judgement_sd_participant_pain_s: float = 0.25
     judgement_accuracy: float = 0.98
+    # lapses, practice and fatigue (toolkit choices)
     lapse_rate: float = 0.01
+    fatigue_lapse_per_100_trials: float = 0.5    # lapse rate × (1 + this · (n−1)/100)
+    practice_rt_gain: float = 0.2                # the first trial is 20 % slower …
+    practice_tau_trials: float = 15.0            # … decaying with this time constant in trials
+    fatigue_rt_per_100_trials: float = 0.03      # RTs 3 % slower per 100 trials
+    fatigue_noise_per_100_trials: float = 0.05   # residual SD 5 % larger per 100 trials
     continue_rt_s: float = 2.0
 
     def rating(self, name) -> RatingParams:
@@ -81,15 +109,29 @@ class SimulationParams:
 def simulation_params(overrides=None) -> SimulationParams:
     """Defaults updated by a nested mapping (protocol ``simulation:``) or dotted ``key=value`` pairs.
 
-    ``ratings.pain_intensity.effects.pain=60`` or ``lapse_rate=0.05`` both work; a rating
-    the defaults lack starts from ``default_rating``.
+    ``ratings.pain_intensity.effects.pain=60``, ``judgement_rt_effects.group=0.02`` or
+    ``lapse_rate=0.05`` all work; a rating the defaults lack starts from ``default_rating``.
     """
     tree = asdict(SimulationParams())
     for key, value in _flatten(overrides or {}).items():
         _assign(tree, key.split("."), value, key)
     ratings = {name: RatingParams(**values) for name, values in tree.pop("ratings").items()}
-    return SimulationParams(ratings=ratings, default_rating=RatingParams(**tree.pop("default_rating")),
-                            **tree)
+    params = SimulationParams(ratings=ratings, default_rating=RatingParams(**tree.pop("default_rating")), **tree)
+    _check(params)
+    return params
+
+
+def _check(params):
+    """Refuse probabilities outside [0, 1] and correlations outside [-1, 1], naming the parameter."""
+    ratings = {f"ratings.{name}": r for name, r in params.ratings.items()} | {"default_rating": params.default_rating}
+    probabilities = {"lapse_rate": params.lapse_rate, "judgement_accuracy": params.judgement_accuracy,
+                     **{f"{prefix}.anchor_snap": r.anchor_snap for prefix, r in ratings.items()}}
+    for name, value in probabilities.items():
+        if not 0 <= value <= 1:
+            raise ValueError(f"simulation parameter '{name}' must be a probability from 0 to 1 (got {value:g})")
+    for prefix, rating in ratings.items():
+        if not -1 <= rating.corr <= 1:
+            raise ValueError(f"simulation parameter '{prefix}.corr' must be from -1 to 1 (got {rating.corr:g})")
 
 
 def _flatten(mapping, prefix=""):
@@ -111,7 +153,7 @@ def _assign(tree, parts, value, full):
             _unknown(part, node, full)
         node = node[part]
     last = parts[-1]
-    if parts[-2:-1] == ["effects"]:
+    if parts[-2:-1] and parts[-2] in EFFECT_TABLES:
         bad = [f for f in last.split(":") if f not in CODES]
         if bad:
             raise ValueError(f"simulation parameter '{full}': effect terms combine {', '.join(CODES)} "
@@ -150,6 +192,25 @@ def draw_stimulus_effects(stimulus_ids, rating_names, params: SimulationParams, 
             for name in rating_names}
 
 
+def design_cells(protocol):
+    """Every combination of the protocol's factor levels, as (pain, perspective, group, stimulus_type)."""
+    f = protocol.factors
+    perspectives = list(f.perspective.levels) if f.perspective else ["none"]
+    groups = ["ingroup", "outgroup"] if f.group.kind != "none" else ["none"]
+    return [(p, q, g, t) for p in f.pain for q in perspectives for g in groups for t in f.stimulus_type]
+
+
+class _Cell:
+    """A trial-like object for one design cell (what :func:`_x` reads)."""
+
+    def __init__(self, pain, perspective, group, stimulus_type):
+        self.pain, self.perspective, self.group, self.stimulus_type = pain, perspective, group, stimulus_type
+
+    @property
+    def label(self):
+        return "_".join(v for v in (self.pain, self.perspective, self.group, self.stimulus_type) if v != "none")
+
+
 class SimulatedParticipant:
     """Answers ratings and judgements for one simulated person; ``truth`` holds its drawn effects."""
 
@@ -161,15 +222,27 @@ class SimulatedParticipant:
         self._rating_index = {r.name: i for i, r in enumerate(protocol.ratings)}
         self.truth = {"ratings": {}, "judgement_mu_s": None}
         self._person = {}
+        cells = [_Cell(*c) for c in design_cells(protocol)]
         for rating in protocol.ratings:
             p = params.rating(rating.name)
             cov = [[p.sd_participant ** 2, p.corr * p.sd_participant * p.sd_participant_pain],
                    [p.corr * p.sd_participant * p.sd_participant_pain, p.sd_participant_pain ** 2]]
             u0, u1 = rng.multivariate_normal([0.0, 0.0], cov, method="cholesky")
             self._person[rating.name] = (float(u0), float(u1))
-            self.truth["ratings"][rating.name] = {"intercept_offset": float(u0), "pain_slope_offset": float(u1)}
+            low, high = rating.range
+            self.truth["ratings"][rating.name] = {
+                "intercept_offset": float(u0), "pain_slope_offset": float(u1),
+                # fixed-effect cell means of the latent value on the rating's own scale (before anchors)
+                "cell_means": {c.label: low + self._cell_mean(c, rating.name) / 100.0 * (high - low) for c in cells},
+                "participant_cell_means": {
+                    c.label: low + (self._cell_mean(c, rating.name) + u0 + u1 * CODES["pain"][c.pain]) / 100.0
+                    * (high - low) for c in cells}}
         self._judgement_mu = params.judgement_mu_s + rng.normal(0.0, params.judgement_sd_participant_s)
+        self._judgement_pain = rng.normal(0.0, params.judgement_sd_participant_pain_s)
         self.truth["judgement_mu_s"] = float(self._judgement_mu)
+        self.truth["judgement_pain_slope_offset_s"] = float(self._judgement_pain)
+        self.truth["judgement_rt_cell_means_s"] = {
+            c.label: params.judgement_t0_s + self._judgement_location(c) + params.judgement_tau_s for c in cells}
 
     CHUNK = 256
 
@@ -177,14 +250,15 @@ class SimulatedParticipant:
         """Standard normal, uniform and exponential variates for one trial.
 
         Drawn in chunks seeded by (seed, chunk), so a resumed session answers exactly as an
-        uninterrupted one would, whatever trial it starts from.
+        uninterrupted one would, whatever trial it starts from. Uniform columns: one lapse
+        and one anchor draw per rating, then judgement accuracy and judgement lapse.
         """
         chunk, row = divmod(trial.trial - 1, self.CHUNK)
         if chunk not in self._tables:
             rng = np.random.default_rng([self.seed, chunk])
             n = len(self.protocol.ratings)
             self._tables = {chunk: (rng.standard_normal((self.CHUNK, 2 * n + 1)).tolist(),
-                                    rng.random((self.CHUNK, n + 2)).tolist(),
+                                    rng.random((self.CHUNK, 2 * n + 2)).tolist(),
                                     rng.standard_exponential(self.CHUNK).tolist())}
         z, u, e = self._tables[chunk]
         return z[row], u[row], e[row]
@@ -198,19 +272,38 @@ class SimulatedParticipant:
             mean = self._means[key] = p.intercept + sum(e * _x(trial, t) for t, e in p.effects.items())
         return mean
 
+    def _judgement_location(self, trial):
+        """This participant's Gaussian-component mean (s) for the trial's cell, before drift."""
+        p = self.params
+        return (self._judgement_mu + self._judgement_pain * CODES["pain"].get(trial.pain, 0.0)
+                + sum(e * _x(trial, t) for t, e in p.judgement_rt_effects.items()))
+
+    def drift(self, n):
+        """The RT multiplier on the session's ``n``-th trial: practice speed-up times fatigue slow-down."""
+        p = self.params
+        practice = 1.0 + p.practice_rt_gain * math.exp(-(n - 1) / p.practice_tau_trials) \
+            if p.practice_tau_trials > 0 else 1.0
+        return practice * (1.0 + p.fatigue_rt_per_100_trials * (n - 1) / 100.0)
+
+    def _lapse(self, u, n):
+        return u < self.params.lapse_rate * (1.0 + self.params.fatigue_lapse_per_100_trials * (n - 1) / 100.0)
+
     def rate(self, trial, rating):
         """Return ``(value or None, rt_s)``: the answer on the rating's own scale, or None after a lapse."""
-        r = self._rating_index[rating.name]
+        r, n_ratings = self._rating_index[rating.name], len(self.protocol.ratings)
         z, u, _ = self._draws(trial)
         p = self.params.rating(rating.name)
-        rt = self.params.rating_rt_median_s * math.exp(self.params.rating_rt_sdlog * z[2 * r])
-        if u[r] < self.params.lapse_rate:
+        rt = self.params.rating_rt_median_s * math.exp(self.params.rating_rt_sdlog * z[2 * r]) * self.drift(trial.trial)
+        if self._lapse(u[r], trial.trial):
             return None, (rating.timeout_s or rt) + 0.5
         if rating.timeout_s and rt > rating.timeout_s:
             return None, rt
         u0, u1 = self._person[rating.name]
+        noise = p.sd_residual * (1.0 + self.params.fatigue_noise_per_100_trials * (trial.trial - 1) / 100.0)
         pct = (self._cell_mean(trial, rating.name) + u0 + u1 * CODES["pain"][trial.pain]
-               + self.stimulus_effects[rating.name].get(trial.stimulus_id, 0.0) + p.sd_residual * z[2 * r + 1])
+               + self.stimulus_effects[rating.name].get(trial.stimulus_id, 0.0) + noise * z[2 * r + 1])
+        if u[n_ratings + r] < p.anchor_snap:
+            pct = 0.0 if pct < p.anchor_window else 100.0 if pct > 100.0 - p.anchor_window else pct
         low, high = rating.range
         value = min(max(low + pct / 100.0 * (high - low), low), high)
         if rating.step:
@@ -221,10 +314,9 @@ class SimulatedParticipant:
         """Return ``(key or None, rt_s)`` for a pain / no-pain judgement."""
         params = self.params
         z, u, e = self._draws(trial)
-        rt = (self._judgement_mu + params.judgement_sigma_s * z[-1] + params.judgement_tau_s * e
-              + (params.judgement_pain_slowing_s if trial.pain == "pain" else 0.0))
-        rt = max(rt, 0.15)
-        if u[-1] < params.lapse_rate or (judgement.timeout_s and rt > judgement.timeout_s):
+        decision = self._judgement_location(trial) + params.judgement_sigma_s * z[-1] + params.judgement_tau_s * e
+        rt = max(params.judgement_t0_s + decision * self.drift(trial.trial), 0.15)
+        if self._lapse(u[-1], trial.trial) or (judgement.timeout_s and rt > judgement.timeout_s):
             return None, judgement.timeout_s or rt
         correct = u[-2] < params.judgement_accuracy
         answer = trial.pain if correct else ("neutral" if trial.pain == "pain" else "pain")

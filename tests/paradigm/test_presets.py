@@ -154,3 +154,12 @@ def test_cue_preset_shows_text_cues(placeholder_manifest, tmp_path):
     blocks = {t.block for t in design.trials if t.block_kind == "main"}
     cells = {(t.pain, t.perspective) for t in design.trials if t.block_kind == "main"}
     assert len(blocks) == 1 and cells == {(p, q) for p in ("pain", "neutral") for q in ("self", "other")}
+
+
+def test_cue_preset_simulates_the_open_cue_effects(placeholder_manifest):
+    """The Singer preset's simulation section sets unpleasantness to the open cue-task estimates."""
+    from paradigm.simulated import simulation_params
+
+    effects = simulation_params(_load("singer2004", placeholder_manifest).protocol.simulation).rating(
+        "unpleasantness").effects
+    assert effects == {"pain": 28.1, "perspective": 5.8, "pain:perspective": 4.5, "group": 0.0, "pain:group": 0.0}
