@@ -21,6 +21,7 @@ from ..presenter import Answer, SessionAborted, StimulusShown
 from ..protocol import text_in
 from ..triggers import code_for
 from .inputs import CONFIRM_KEY, CONTINUE_KEY, LiveInput
+from .screens import make_slider, team_markers
 from .window import open_window
 
 log = logging.getLogger("paradigm")
@@ -63,7 +64,7 @@ class PsychoPyPresenter:
         self._fixation = visual.TextStim(self.win, "+", height=0.08, color=protocol.display.foreground,
                                          font=protocol.display.font)
         self._images = {}
-        self._markers = _team_markers(self.win, protocol)
+        self._markers = team_markers(self.win, protocol)
         self._after_stimulus = _event_after_stimulus(protocol)
         self._background_since = None
         self._flips = []
@@ -333,21 +334,7 @@ class PsychoPyPresenter:
     def _slider(self, rating):
         slider = self._sliders.get(rating.name)
         if slider is None:
-            d = self.protocol.display
-            low, high = rating.range
-            labels = [text_in(a, self.language) for a in rating.anchors]
-            if rating.scale == "likert":
-                ticks = list(range(int(low), int(high) + 1))
-                labels = [str(t) for t in ticks]
-                labels[0] = f"{ticks[0]}\n{text_in(rating.anchors[0], self.language)}"
-                labels[-1] = f"{ticks[-1]}\n{text_in(rating.anchors[1], self.language)}"
-                style = "rating"
-            else:
-                ticks, style = [low, high], "slider"
-            slider = visual.Slider(self.win, ticks=ticks, labels=labels, granularity=rating.step, style=style,
-                                   size=(1.0, 0.04), pos=(0, -0.05), units="height", font=d.font,
-                                   labelHeight=d.text_height * 0.8, color=d.foreground, markerColor="#d62728")
-            self._sliders[rating.name] = slider
+            slider = self._sliders[rating.name] = make_slider(self.win, rating, self.protocol.display, self.language)
         return slider
 
     def report(self):
@@ -385,20 +372,3 @@ def _cue_label(manifest, trial):
         if s.stimulus_id == trial.stimulus_id:
             return s.label or s.stimulus_id
     return trial.stimulus_id
-
-
-def _team_markers(win, protocol):
-    """Minimal groups: a coloured frame or band per team, drawn with the stimulus."""
-    group = protocol.factors.group
-    if group.kind != "minimal":
-        return {}
-    h = protocol.display.stimulus_height
-    markers = {}
-    for team, colour in group.team_colours.items():
-        if group.marker == "frame":
-            markers[team] = visual.Rect(win, width=h * 1.08, height=h * 1.08, lineWidth=12, lineColor=colour,
-                                        fillColor=None, units="height")
-        else:
-            markers[team] = visual.Rect(win, width=h, height=h * 0.08, pos=(0, -h * 0.58), lineColor=None,
-                                        fillColor=colour, units="height")
-    return markers
