@@ -1,4 +1,4 @@
-"""Command line of the analysis package: ``analysis fit`` and ``analysis report``.
+"""Command line of the analysis package: ``analysis fit``, ``analysis report`` and ``analysis power``.
 
 Each subcommand is a thin wrapper around one library function. A usage or input error
 prints one line on stderr and exits with status 2, never a traceback.
@@ -118,6 +118,95 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _parse_sizes(text):
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--participants must be comma-separated whole numbers, e.g. 20,30,40 (got {text!r})") from None
+    if not sizes or min(sizes) < 2:
+        raise InputError(f"--participants must be sample sizes of at least 2 (got {text!r})")
+    return sizes
+
+
+def _cmd_power(args) -> int:
+    """Simulated power of the rating model's fixed effects for a protocol.
+
+    The one documented place where ``analysis`` reaches ``paradigm``: this CLI glue imports
+    ``paradigm.study_sim`` lazily to simulate studies of the protocol; :func:`analysis.power.power_curve`
+    itself only sees a ``simulate(n_participants, seed)`` callable and the trial columns.
+
+    JSON shape: ``{"protocol", "rating", "formula", "alpha", "n_sims", "participants": [20, 30],
+    "power": {"20": {"pain": 0.93, ...}, ...}, "ci": {"20": {"pain": [low, high], ...}, ...}}``
+    (Wilson 95% intervals).
+    """
+    from stimuli import read_manifest
+
+    from paradigm.errors import ProtocolError
+    from paradigm.protocol_load import load_protocol
+    from paradigm.study_sim import StudySimulator
+
+    from .models import model_formula
+    from .power import plot_power, power_curve
+
+    sizes = _parse_sizes(args.participants)
+    if args.sims < 1:
+        raise InputError(f"--sims must be at least 1 (got {args.sims})")
+    try:
+        loaded = load_protocol(args.protocol)
+        manifest = read_manifest(loaded.manifest_path)
+    except (ProtocolError, FileNotFoundError) as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+    names = [r.name for r in loaded.protocol.ratings]
+    rating = args.rating or names[0]
+    if rating not in names:
+        raise InputError(f"--rating must be one of {', '.join(names)} (got {rating!r})")
+    params = {}
+    for item in args.effect:
+        term, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--effect must be TERM=VALUE, e.g. pain=10 (got {item!r})")
+        params[f"ratings.{rating}.effects.{term.strip()}"] = value
+    try:
+        simulate = StudySimulator(loaded, manifest, params=params)
+    except (ProtocolError, ValueError) as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+    sample = simulate(min(sizes), args.seed)
+    factors = [f for f in ("pain", "perspective", "group", "stimulus_type") if sample[f].nunique() > 1]
+    formula = model_formula(f"rating_{rating}", factors, slopes=("pain",))
+    terms = [t for t in (args.terms.split(",") if args.terms else []) if t] or None
+    bar = progress = None
+    if sys.stderr.isatty() and not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(sizes) * args.sims, desc="power", unit="study", leave=False, file=sys.stderr)
+        progress = bar.update
+    try:
+        if terms is None:
+            from .design_matrices import DESIGN_CONTRASTS
+            from .lmm import fit_lmm
+
+            terms = [t for t in fit_lmm(sample, formula, contrasts=DESIGN_CONTRASTS).fixed["term"]
+                     if t != "(Intercept)"]
+        table = power_curve(simulate, formula, terms, sizes, args.sims, alpha=args.alpha, n_jobs=args.jobs,
+                            seed=args.seed, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.plot:
+        plot_power(table, args.plot, alpha=args.alpha)
+    if args.json:
+        out = {"protocol": str(args.protocol), "rating": rating, "formula": formula, "alpha": args.alpha,
+               "n_sims": args.sims, "participants": sizes, "power": {}, "ci": {}}
+        for row in table.itertuples():
+            out["power"].setdefault(str(row.participants), {})[row.term] = row.power
+            out["ci"].setdefault(str(row.participants), {})[row.term] = [row.ci_low, row.ci_high]
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{formula}\n{args.sims} simulated studies per sample size, alpha {args.alpha:g}")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``analysis`` parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="analysis", description="Analyse pain-empathy trial data.")
@@ -164,6 +253,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "perspective, group, stimulus_type (default pain); simplified while the fit is singular")
     rep.add_argument("--allow-mixed-protocols", action="store_true", help="accept files of several protocols")
     rep.set_defaults(func=_cmd_report)
+
+    pw = sub.add_parser("power", help="simulated power of the rating model for a protocol",
+                        description="Simulate studies of PROTOCOL (paradigm's simulated participant), fit the "
+                                    "rating model to each and report power per term with Wilson 95%% intervals.")
+    pw.add_argument("protocol", metavar="PROTOCOL", help="protocol YAML file")
+    pw.add_argument("--participants", default="20,30,40", help="comma-separated sample sizes (default 20,30,40)")
+    pw.add_argument("--sims", type=int, default=200, help="simulated studies per sample size (default 200)")
+    pw.add_argument("--effect", action="append", default=[], metavar="TERM=VALUE",
+                    help="override a true effect of the rating (percent of its range), e.g. pain=10; repeatable")
+    pw.add_argument("--rating", help="the rating to model (default: the protocol's first)")
+    pw.add_argument("--terms", help="comma-separated fixed-effect terms to report (default: all but the intercept)")
+    pw.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    pw.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
+    pw.add_argument("--seed", type=int, default=0, help="seed of the simulation (default 0)")
+    pw.add_argument("--plot", help="write the power curve to this PNG")
+    pw.add_argument("--json", action="store_true", help="print the result as JSON")
+    pw.set_defaults(func=_cmd_power)
     return parser
 
 
