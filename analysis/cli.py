@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("power", help="simulated power of the rating model for a protocol",
                         description="Simulate studies of PROTOCOL (paradigm's simulated participant), fit the "
-                                    "rating model to each and report power per term with Wilson 95%% intervals.")
+                                    "rating model to each and report power per term with Wilson 95% intervals.")
     pw.add_argument("protocol", metavar="PROTOCOL", help="protocol YAML file")
     pw.add_argument("--participants", default="20,30,40", help="comma-separated sample sizes (default 20,30,40)")
     pw.add_argument("--sims", type=int, default=200, help="simulated studies per sample size (default 200)")
