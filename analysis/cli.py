@@ -142,7 +142,7 @@ def _cmd_power(args) -> int:
     from stimuli import read_manifest
 
     from paradigm.errors import ProtocolError
-    from paradigm.protocol_load import load_protocol
+    from paradigm.protocol_load import load_protocol, parse_override
     from paradigm.study_sim import StudySimulator
 
     from .models import model_formula
@@ -152,7 +152,11 @@ def _cmd_power(args) -> int:
     if args.sims < 1:
         raise InputError(f"--sims must be at least 1 (got {args.sims})")
     try:
-        loaded = load_protocol(args.protocol)
+        overrides = [parse_override(text) for text in args.overrides]
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        loaded = load_protocol(args.protocol, overrides)
         manifest = read_manifest(loaded.manifest_path)
     except (ProtocolError, FileNotFoundError) as exc:
         raise InputError(str(exc).splitlines()[0]) from None
@@ -260,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("protocol", metavar="PROTOCOL", help="protocol YAML file")
     pw.add_argument("--participants", default="20,30,40", help="comma-separated sample sizes (default 20,30,40)")
     pw.add_argument("--sims", type=int, default=200, help="simulated studies per sample size (default 200)")
+    pw.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a protocol field, e.g. stimuli.manifest=other/manifest.csv (repeatable)")
     pw.add_argument("--effect", action="append", default=[], metavar="TERM=VALUE",
                     help="override a true effect of the rating (percent of its range), e.g. pain=10; repeatable")
     pw.add_argument("--rating", help="the rating to model (default: the protocol's first)")

@@ -54,11 +54,17 @@ def test_bad_arguments(kwargs, message):
         power_curve(_simulate, FORMULA, ["pain"], **kwargs)
 
 
+def _manifest(loaded):
+    """The --set option pointing the protocol at the test's placeholder stimulus set."""
+    return ["--set", f"stimuli.manifest={dict(loaded.overrides)['stimuli.manifest']}"]
+
+
 def test_cli_json_shape(default_protocol, capsys):
     """`analysis power --json` gives power and Wilson intervals per sample size and term."""
     from analysis.cli import main
 
-    assert main(["power", str(default_protocol.path), "--participants", "4,6", "--sims", "2", "--json",
+    assert main(["power", str(default_protocol.path), *_manifest(default_protocol), "--participants", "4,6",
+                 "--sims", "2", "--json",
                  "--terms", "pain", "--effect", "pain=50"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["participants"] == [4, 6] and set(out["power"]) == {"4", "6"}
@@ -72,6 +78,6 @@ def test_cli_bad_input_exit_2(default_protocol, capsys, argv, message):
     """Bad input prints one line naming the option and exits with status 2."""
     from analysis.cli import main
 
-    assert main(["power", str(default_protocol.path), *argv]) == 2
+    assert main(["power", str(default_protocol.path), *_manifest(default_protocol), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
