@@ -85,9 +85,11 @@ def _cmd_report(args) -> int:
     from .qc import QcConfig
     from .report import build_report
 
-    config = QcConfig(anticipation_s=args.anticipation_ms / 1000, rt_z=args.rt_z, max_missing=args.max_missing,
-                      min_accuracy=args.min_accuracy, exclude_incomplete=not args.keep_incomplete,
-                      duration_tolerance_s=args.duration_tolerance_ms / 1000, exclude_timing=args.exclude_timing)
+    given = {"anticipation_s": None if args.anticipation_ms is None else args.anticipation_ms / 1000,
+             "rt_z": args.rt_z, "max_missing": args.max_missing, "min_accuracy": args.min_accuracy,
+             "duration_tolerance_s": None if args.duration_tolerance_ms is None else args.duration_tolerance_ms / 1000}
+    config = QcConfig(exclude_incomplete=not args.keep_incomplete, exclude_timing=args.exclude_timing,
+                      **{name: value for name, value in given.items() if value is not None})
     models = () if args.models == "none" else tuple(m.strip() for m in args.models.split(",") if m.strip())
     ratings = [r.strip() for r in args.ratings.split(",")] if args.ratings else None
     slopes = tuple(s.strip() for s in args.slopes.split(",") if s.strip())
@@ -237,15 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "trial CSVs. Exclusion defaults and their sources: see analysis.qc.")
     rep.add_argument("data", nargs="+", metavar="DATA", help="trial CSV files or folders of them")
     rep.add_argument("-o", "--output", default="report.html", help="the HTML file (default: report.html)")
-    rep.add_argument("--anticipation-ms", type=float, default=150.0,
+    rep.add_argument("--anticipation-ms", type=float,
                      help="trials with an RT below this are anticipations (default 150)")
-    rep.add_argument("--rt-z", type=float, default=3.0, help="log-RT outlier |z| within participant (default 3)")
-    rep.add_argument("--max-missing", type=float, default=0.20,
+    rep.add_argument("--rt-z", type=float, help="log-RT outlier |z| within participant (default 3)")
+    rep.add_argument("--max-missing", type=float,
                      help="exclude participants missing more than this share of trials (default 0.20)")
-    rep.add_argument("--min-accuracy", type=float, default=0.70,
+    rep.add_argument("--min-accuracy", type=float,
                      help="exclude participants with judgement accuracy below this (default 0.70)")
     rep.add_argument("--keep-incomplete", action="store_true", help="keep participants with an incomplete session")
-    rep.add_argument("--duration-tolerance-ms", type=float, default=1000 / 60,
+    rep.add_argument("--duration-tolerance-ms", type=float,
                      help="flag stimulus durations further than this from the intended one (default one 60-Hz frame)")
     rep.add_argument("--exclude-timing", action="store_true",
                      help="exclude trials with dropped frames or an off stimulus duration (default: report only)")

@@ -153,14 +153,15 @@ class PsychoPyPresenter:
     def prepare_block(self, trials, manifest):
         """Load and upload every image of the block, and drop the previous block's textures."""
         height = self.protocol.display.stimulus_height
+        by_id = {s.stimulus_id: s for s in manifest.stimuli}
         wanted = {}
         for trial in trials:
             if trial.stimulus_type == "cue" or trial.stimulus_file in wanted:
                 continue
             stim = self._images.get(trial.stimulus_file)
             if stim is None:
-                path = _stimulus_path(manifest, trial)
-                stim = visual.ImageStim(self.win, image=str(path), units="height", interpolate=True)
+                stim = visual.ImageStim(self.win, image=str(by_id[trial.stimulus_id].path), units="height",
+                                        interpolate=True)
                 w, h = stim.size
                 stim.size = (height * w / h, height)
             wanted[trial.stimulus_file] = stim
@@ -168,7 +169,8 @@ class PsychoPyPresenter:
             stim.draw()          # first draw finishes the upload before any trial
         self.win.clearBuffer()
         self._images = wanted
-        self._cues = {t.stimulus_id: self._label(_cue_label(manifest, t)) for t in trials if t.stimulus_type == "cue"}
+        self._cues = {t.stimulus_id: self._label(by_id[t.stimulus_id].label or t.stimulus_id)
+                      for t in trials if t.stimulus_type == "cue"}
 
     # --- timed screens -----------------------------------------------------------------
 
@@ -205,7 +207,7 @@ class PsychoPyPresenter:
                             if following in ("blank", "iti") else None)
         self._background_since = offset
         intervals = [b - a for a, b in zip(self._flips[first:], self._flips[first + 1:])]
-        dropped = sum(max(0, round(i / self.frame_s) - 1) for i in intervals)
+        dropped = self._dropped(intervals)
         self._check_escape()
         return StimulusShown(onset, offset, dropped)
 
@@ -337,6 +339,10 @@ class PsychoPyPresenter:
             slider = self._sliders[rating.name] = make_slider(self.win, rating, self.protocol.display, self.language)
         return slider
 
+    def _dropped(self, intervals):
+        """Frames missed in flip-to-flip ``intervals``: an interval of k frames drops k − 1."""
+        return sum(max(0, round(i / self.frame_s) - 1) for i in intervals)
+
     def report(self):
         """Timing of this part of the session for the sidecar: display facts and frame intervals."""
         intervals = sorted(b - a for a, b in zip(self._flips, self._flips[1:]))
@@ -344,7 +350,7 @@ class PsychoPyPresenter:
         if intervals:
             pick = lambda q: round(1000 * intervals[min(len(intervals) - 1, int(q * len(intervals)))], 3)  # noqa: E731
             summary.update(median_ms=pick(0.5), p99_ms=pick(0.99), max_ms=round(1000 * intervals[-1], 3),
-                           n_dropped=sum(max(0, round(i / self.frame_s) - 1) for i in intervals))
+                           n_dropped=self._dropped(intervals))
         out = {"display": self.timing.to_dict(), "frame_intervals": summary}
         if hasattr(self.port, "log"):   # the virtual backend: every code with its flip time
             out["triggers_sent"] = [[round(t, 6), code] for t, code in self.port.log]
@@ -359,16 +365,3 @@ def _event_after_stimulus(protocol):
     i = kinds.index("stimulus")
     return kinds[i + 1] if i + 1 < len(kinds) else None
 
-
-def _stimulus_path(manifest, trial):
-    for s in manifest.stimuli:
-        if s.stimulus_id == trial.stimulus_id:
-            return s.path
-    raise KeyError(trial.stimulus_id)
-
-
-def _cue_label(manifest, trial):
-    for s in manifest.stimuli:
-        if s.stimulus_id == trial.stimulus_id:
-            return s.label or s.stimulus_id
-    return trial.stimulus_id
