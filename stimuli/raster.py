@@ -107,7 +107,7 @@ class Canvas:
         from PIL import Image
 
         arr = np.clip(np.rint(self.rgb), 0, 255).astype(np.uint8)
-        img = Image.fromarray(arr, "RGB")
+        img = Image.fromarray(arr)   # uint8 (h, w, 3): RGB
         if self.n != self.size_px:
             img = img.resize((self.size_px, self.size_px), Image.LANCZOS)
         return img

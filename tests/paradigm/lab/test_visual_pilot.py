@@ -46,6 +46,7 @@ def test_visual_pilot_follows_contract(pilots, stimulus_set):
     assert sidecar["status"] == "completed" and sidecar["n_trials_done"] == 18
     display = sidecar["parts"][0]["display"]
     assert display["frame_hz"] == 60.0 and display["fullscreen"] is False
+    assert display["paced"] is True and display["renderer"]   # Xvfb has no vsync, whatever its drawing speed
     assert sidecar["parts"][0]["frame_intervals"]["n_flips"] > 18 * 40
     assert "psychopy" in sidecar["software"]
 
