@@ -6,14 +6,15 @@ first use of one of its names; matplotlib only when a report draws its figures.
 import logging
 
 __all__ = ["DESIGN_CONTRASTS", "FormulaError", "LmmResult", "QcConfig", "TrialData", "TrialDataError",
-           "anova_type3", "apply_qc", "build_report", "compare_models", "fit_lmm", "parse_formula", "power_curve",
-           "read_trials", "rm_anova"]
+           "anova_type3", "apply_qc", "build_report", "compare_models", "fit_glmm", "fit_lmm", "parse_formula",
+           "power_curve", "read_trials", "rm_anova"]
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
-    "fit_lmm": ".lmm", "LmmResult": ".lmm_result", "compare_models": ".anova", "anova_type3": ".anova",
+    "fit_lmm": ".lmm", "fit_glmm": ".glmm", "LmmResult": ".lmm_result", "compare_models": ".anova",
+    "anova_type3": ".anova",
     "parse_formula": ".formula", "FormulaError": ".formula", "DESIGN_CONTRASTS": ".design_matrices",
     "read_trials": ".read", "TrialData": ".read", "TrialDataError": ".read", "QcConfig": ".qc", "apply_qc": ".qc",
     "build_report": ".report", "rm_anova": ".rm_anova", "power_curve": ".power",
