@@ -34,9 +34,8 @@ R_SCRIPT = r"""
 suppressPackageStartupMessages(library(lme4))
 args <- commandArgs(TRUE)
 d <- read.csv(args[1])
-d$pain <- ifelse(d$pain == "pain", 0.5, -0.5)
-d$perspective <- ifelse(d$perspective == "self", 0.5, -0.5)
-d$group <- ifelse(d$group == "outgroup", 0.5, -0.5)
+positive <- c(pain = "pain", perspective = "self", group = "outgroup")  # analysis.DESIGN_CONTRASTS
+for (v in names(positive)) d[[v]] <- ifelse(d[[v]] == positive[[v]], 0.5, -0.5)
 f <- as.formula(args[2])
 cat(system.time(glmer(f, d, family = binomial))[["elapsed"]], "\n")
 """
