@@ -155,3 +155,15 @@ def test_singular_fit_is_flagged():
         assert fit.singular and any("singular" in w for w in fit.warnings)
     else:
         assert not fit.singular
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_first_stage_matches_glmer_nagq0(name):
+    from analysis.glmm import _stage_one
+
+    ref, data = _ref(name)
+    _, y, fixed, blocks = build_design(data, parse_formula(ref["formula"]), _coding(ref))
+    model = BernoulliLaplace(y, fixed.X, blocks)
+    theta, beta = _stage_one(model, model.structure.theta0)
+    np.testing.assert_allclose(theta, np.atleast_1d(ref["nAGQ0"]["theta"]), atol=5e-4)
+    np.testing.assert_allclose(beta, ref["nAGQ0"]["beta"], atol=1e-4)
