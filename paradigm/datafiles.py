@@ -198,7 +198,9 @@ def events_sidecar(protocol):
         "duration": {"Description": "Seconds the screen was shown", "Units": "s"},
         "trial_type": {"Description": "Screen shown",
                        "Levels": {e: e for e in ["instructions", *[ev.event for ev in protocol.timeline],
-                                                 "feedback"]}},
+                                                 "feedback"]}
+                       | ({"null": "null event: fixation only, no stimulus and no rating (trial n/a)"}
+                          if protocol.blocks.main.null_events else {})},
         "trial": {"Description": "Trial number in the session (1-based)"},
         "block": {"Description": "Block number in the session (1-based)"},
         "stimulus_id": {"Description": "Manifest id of the stimulus shown"},

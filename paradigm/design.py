@@ -1,12 +1,15 @@
 """Build a participant's trial table from the protocol, the manifest, a counterbalancing slot and a seed.
 
 :func:`build_design` is pure: the same inputs give the same table, which is what a resumed
-session continues. Every trial's jittered durations are drawn here, before the first trial.
+session continues. Every trial's jittered durations are drawn here, before the first trial,
+and so are the null events' places and durations (``blocks.main.null_events``): a null event
+is stored on the trial it precedes (:attr:`Trial.null_before_s`), so the table keeps one row
+per real trial and a resumed session reruns a cut-off trial together with its null event.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -36,6 +39,7 @@ class Trial:
     perspective: str           # self | other | none
     team: str                  # minimal groups: the stimulus's team (drawn as a marker); else ""
     durations_s: tuple         # per timeline event: planned seconds, None for response events
+    null_before_s: float | None = None   # a null event (fixation only) this long comes just before the trial
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Block:
     kind: str                  # practice | main
     perspective: str           # the block's perspective instruction, or none
     n_trials: int
+    n_null: int = 0            # null events among the block's trials
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ def build_design(protocol: Protocol, manifest, *, slot: int, seed: int, particip
             rows.append(Trial(trial=len(rows) + 1, block=number, block_kind=kind, trial_in_block=i,
                               durations_s=durations[len(rows)], **item))
         blocks.append(Block(number=number, kind=kind, perspective=level, n_trials=len(ordered)))
+    if protocol.blocks.main.null_events is not None:
+        rows, blocks = _place_null_events(protocol.blocks.main.null_events, rows, blocks, rng)
     return Design(trials=tuple(rows), blocks=tuple(blocks), slot=slot, seed=seed,
                   participant_group=participant_group or "", block_order=tuple(order))
 
@@ -335,6 +342,31 @@ def _opposite(cell, cells):
 def _flat(cell):
     (stype, group), pain, persp = cell
     return (stype, group, pain, persp)
+
+
+def _place_null_events(spec, rows, blocks, rng):
+    """Put ``spec.count`` null events in distinct gaps between each main block's trials.
+
+    Drawn after every trial is ordered, so the trials (their order, stimuli and durations)
+    are the same as without null events; a gap holds at most one null event.
+    """
+    rows, out = list(rows), []
+    lo, hi = spec.duration_s
+    for block in blocks:
+        if block.kind != "main":
+            out.append(block)
+            continue
+        gaps = block.n_trials - 1
+        if spec.count > gaps:
+            raise DesignError(f"blocks.main.null_events.count {spec.count} does not fit block {block.number}: "
+                              f"its {block.n_trials} trials leave {gaps} gaps, and each holds one null event")
+        first = next(i for i, t in enumerate(rows) if t.block == block.number)
+        places = np.sort(rng.choice(gaps, size=spec.count, replace=False)) + 1   # trial_in_block 2..n, 0-based
+        seconds = np.round(rng.uniform(lo, hi, spec.count), 4).tolist() if hi > lo else [lo] * spec.count
+        for place, duration in zip(places.tolist(), seconds):
+            rows[first + place] = replace(rows[first + place], null_before_s=duration)
+        out.append(replace(block, n_null=spec.count))
+    return rows, out
 
 
 def _durations(protocol, n_trials, rng):

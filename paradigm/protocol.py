@@ -205,16 +205,37 @@ class Practice(_Model):
     feedback: bool = True
 
 
+class NullEvents(_Model):
+    """Stimulus-free periods among a main block's trials (an fMRI baseline, Singer et al. 2004).
+
+    ``count`` null events in every main block, each a fixation for ``duration_s`` (seconds,
+    or a ``[min, max]`` range drawn per null event) with no cue, stimulus or rating. Each
+    sits in its own gap between two trials of the block: never before a block's first
+    trial, never two in a row. They are no trial: no row in the trial CSV, no cell.
+    """
+
+    count: Annotated[int, Field(ge=1)]
+    duration_s: DurationS
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if self.duration_s[0] <= 0:
+            raise ValueError(f"duration_s must be more than 0 s (got {self.duration_s[0]:g})")
+        return self
+
+
 class Main(_Model):
     """``trials_per_cell`` main trials in every cell; ``blocks_per_level`` blocks per block-factor level.
 
     ``repetitions`` is how often each chosen stimulus is shown per cell, so a cell uses
-    ``trials_per_cell / repetitions`` distinct identities.
+    ``trials_per_cell / repetitions`` distinct identities; ``null_events`` adds stimulus-free
+    fixation periods to every main block.
     """
 
     trials_per_cell: Annotated[int, Field(ge=1)]
     blocks_per_level: Annotated[int, Field(ge=1)] = 1
     repetitions: Annotated[int, Field(ge=1)] = 1
+    null_events: NullEvents | None = None
 
     @model_validator(mode="after")
     def _divisible(self):
@@ -364,6 +385,11 @@ class Protocol(_Model):
     def judgement(self):
         """The judgement event, or None."""
         return next((e for e in self.timeline if e.event == "judgement"), None)
+
+    @property
+    def null_symbol(self):
+        """The symbol a null event shows: the timeline's fixation symbol, else '+'."""
+        return next((e.symbol for e in self.timeline if e.event == "fixation"), "+")
 
 
 def _texts(event):

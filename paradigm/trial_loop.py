@@ -55,7 +55,7 @@ def _between_trials_text(texts, trial, block, done, start, total, protocol, desi
 
 
 def run_trial(context, trial, presenter, responder):
-    """Run one trial's timeline; return its CSV row and its BIDS events."""
+    """Run one trial's timeline, after its null event if it has one; return its CSV row and its BIDS events."""
     protocol, codes = context.protocol, context.protocol.triggers.codes
     row = context.row_template | {
         "block": trial.block, "block_kind": trial.block_kind, "trial": trial.trial,
@@ -71,6 +71,10 @@ def run_trial(context, trial, presenter, responder):
                        "stimulus_id": trial.stimulus_id, "pain": trial.pain, "perspective": trial.perspective,
                        "group": trial.group, "value_code": code_for(codes, name, trial), **extra})
 
+    if trial.null_before_s is not None:   # a null event: fixation only, no trial of its own (trial n/a)
+        code = code_for(codes, "null")
+        events.append({"onset": presenter.show_fixation(protocol.null_symbol, trial.null_before_s, code=code),
+                       "trial_type": "null", "block": trial.block, "value_code": code})
     for spec, duration in zip(protocol.timeline, trial.durations_s):
         kind, code = spec.event, code_for(codes, spec.event, trial)
         if kind == "fixation":

@@ -43,6 +43,14 @@ instructions:
     perspective_other: Imagine it is them
 """
 
+MAIN = "main: {{trials_per_cell: 4, blocks_per_level: 2}}"
+
+
+def _null(spec):
+    """The main block line with ``null_events: spec`` added."""
+    return MAIN[:-2] + f", null_events: {spec}}}}}"
+
+
 # (case id, text to replace, replacement, words the one-line message must contain)
 CASES = [
     ("unknown-top-key", "timeline:", "timline:", ["unknown key 'timline'", "did you mean 'timeline'", "tiny.yaml:9:"]),
@@ -90,6 +98,18 @@ CASES = [
     ("indivisible-blocks", "blocks_per_level: 2", "blocks_per_level: 3",
      ["trials_per_cell (4) must be a multiple of blocks_per_level (3)"]),
     ("yaml-syntax", "  pain: [pain, neutral]", "  pain: [pain, neutral", ["YAML syntax error", "tiny.yaml:"]),
+    ("null-count-text", MAIN, _null("{{count: many, duration_s: 5.5}}"),
+     ["blocks.main.null_events.count", "integer", "'many'"]),
+    ("null-count-zero", MAIN, _null("{{count: 0, duration_s: 5.5}}"),
+     ["blocks.main.null_events.count", "greater than or equal to 1", "0"]),
+    ("null-zero-duration", MAIN, _null("{{count: 2, duration_s: 0}}"),
+     ["blocks.main.null_events", "duration_s must be more than 0 s", "0"]),
+    ("null-inverted-jitter", MAIN, _null("{{count: 2, duration_s: [6.5, 4.5]}}"),
+     ["blocks.main.null_events.duration_s", "inverted", "min 6.5 > max 4.5"]),
+    ("null-unknown-key", MAIN, _null("{{number: 2, duration_s: 5.5}}"),
+     ["unknown key 'number'", "allowed: count, duration_s"]),
+    ("null-not-mapping", MAIN, _null("3"),
+     ["blocks.main.null_events", "dictionary"]),
 ]
 
 # Broken designs, found by building every slot's trial table (DesignError / ManifestError)
@@ -100,6 +120,8 @@ DESIGN_CASES = [
     ("impossible-run", "max_run_length: {{pain: 3}}", "max_run_length: {{pain: 1, stimulus_type: 1, group: 1}}",
      ["no order of its", "loosen a constraint"]),
     ("filter-empties", "  manifest:", "  filter: {{stimulus_type: [cue]}}\n  manifest:", ["no stimuli match"]),
+    ("null-count-too-big", MAIN, _null("{{count: 16, duration_s: 5.5}}"),
+     ["null_events.count 16 does not fit block", "16 trials leave 15 gaps"]),
 ]
 
 
