@@ -7,6 +7,7 @@
 #                  participants (between-participant group) x 64 stimuli (pain or neutral,
 #                  each seen once from each perspective in random order, 128 trials each), crossed participant and stimulus
 #                  intercepts and a participant pain slope correlated with the intercept.
+#   glmm_singular.csv  400 trials in 20 groups with no group variance (seed 3): a singular fit.
 # The pain-design factors are effect-coded as analysis.DESIGN_CONTRASTS codes them (pain,
 # self, outgroup = +0.5).
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
@@ -47,6 +48,11 @@ eta <- 1.2 + 0.5 * x_pain + 0.3 * x_self - 0.2 * x_out + 0.25 * x_pain * x_self 
   part_b[pi_, 1] + part_b[pi_, 2] * x_pain + stim_b[si]
 trials$correct <- rbinom(nrow(trials), 1, plogis(eta))
 write.csv(trials, "glmm_pain.csv", row.names = FALSE)
+
+set.seed(3)
+sing <- data.frame(g = rep(sprintf("g%02d", 1:20), each = 20), x = round(rnorm(400), 6))
+sing$y <- rbinom(400, 1, plogis(0.5 * sing$x))
+write.csv(sing, "glmm_singular.csv", row.names = FALSE)
 
 pain <- trials
 pain$pain <- x_pain
@@ -95,3 +101,4 @@ record("glmm_pain_intercepts", correct ~ pain * perspective * group + (1 | parti
        pain, "glmm_pain.csv", "design")
 record("glmm_pain_slope", correct ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus_id),
        pain, "glmm_pain.csv", "design")
+record("glmm_singular", y ~ x + (1 | g), sing, "glmm_singular.csv", "treatment")
