@@ -37,8 +37,8 @@ class GlmmResult(LmmResult):
     """A fitted binomial GLMM. ``fitted`` are probabilities, ``residuals`` y − μ (response scale).
 
     ``criterion`` and ``deviance`` are −2 log-likelihood (Laplace), the deviance ``summary(glmer)``
-    prints; ``conditional_deviance`` is the Bernoulli deviance at the modes plus ‖u‖², lme4's
-    ``deviance(fit)``.
+    prints; ``conditional_deviance`` is the Bernoulli deviance Σ −2 log p(yᵢ | μᵢ) at the
+    conditional modes, lme4's ``deviance(fit)``.
     """
 
     family: str = "binomial"
@@ -301,5 +301,5 @@ def _fit(data, formula, contrasts, start, verbose) -> GlmmResult:
         blocks=blocks, theta=theta, beta=beta, sigma=1.0, criterion=float(state.laplace), vcov=vcov, modes=modes,
         fitted=state.mu, residuals=y - state.mu, converged=success, singular=singular, optimizer_message=message,
         n_evaluations=model.evaluations, warnings=notes, satterthwaite=None, n_theta=k,
-        theta_slices=model.theta_slices, vcov_rx=vcov_rx, conditional_deviance=state.penalised_deviance,
+        theta_slices=model.theta_slices, vcov_rx=vcov_rx, conditional_deviance=state.sum_dev,
     )

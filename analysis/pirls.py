@@ -51,10 +51,6 @@ class PirlsState:
         """Laplace approximation of −2 log-likelihood (lme4's deviance at nAGQ = 1)."""
         return self.ldL2 + float(self.u @ self.u) + self.sum_dev
 
-    @property
-    def penalised_deviance(self) -> float:
-        return float(self.u @ self.u) + self.sum_dev
-
 
 def bernoulli_deviance(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """−2 log p(yᵢ | ηᵢ) for 0/1 responses under the logit link, stable for large |η|."""

@@ -76,6 +76,7 @@ def test_variance_components_and_likelihood_match_glmer(name):
     assert fit.loglik == pytest.approx(ref["logLik"], abs=5e-4)
     assert fit.aic == pytest.approx(ref["AIC"], abs=1e-3)
     assert fit.bic == pytest.approx(ref["BIC"], abs=1e-3)
+    assert fit.conditional_deviance == pytest.approx(ref["deviance"], rel=1e-4)  # lme4's deviance(fit)
     assert fit.n_params == ref["df"]
     assert fit.n_obs == ref["n_obs"]
     assert fit.singular == ref["singular"]
