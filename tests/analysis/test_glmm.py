@@ -1,4 +1,4 @@
-"""analysis.fit_glmm against lme4::glmer (binomial, Laplace): reference numbers from make_glmm_reference.R.
+"""analysis.fit_glmm against lme4::glmer (binomial, Laplace): numbers from reference/glmm/make_glmm_reference.R.
 
 Tolerances. Our criterion is the exact Laplace approximation at the PIRLS modes; lme4
 evaluates it with PIRLS stopped at a relative change of 1e-7 in the penalised deviance and
@@ -20,8 +20,9 @@ from analysis.design_matrices import build_design
 from analysis.formula import parse_formula
 from analysis.pirls import BernoulliLaplace
 
-from .lmm_reference import REFERENCE
+from .lmm_reference import REFERENCE as LMM_REFERENCE
 
+REFERENCE = LMM_REFERENCE / "glmm"
 MODELS = ["glmm_cbpp", "glmm_pain_intercepts", "glmm_pain_slope", "glmm_singular"]
 _FITS: dict = {}
 

@@ -1,5 +1,6 @@
 # Reference fits for analysis.fit_glmm, made with lme4::glmer (binomial, logit, Laplace, nAGQ = 1).
-# Run from this folder:  Rscript make_glmm_reference.R
+# Run from this folder (tests/analysis/reference/glmm, kept apart from the LMM records that the
+# LMM tests collect from reference/*.json):  Rscript make_glmm_reference.R
 # Writes the data it uses as CSV (so the Python tests read exactly the same rows) and one
 # JSON file per model with glmer's numbers:
 #   glmm_cbpp.csv  lme4's cbpp in Bernoulli form (one row per animal: y = 1 for a case)
