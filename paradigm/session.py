@@ -172,7 +172,9 @@ def _new_sidecar(loaded, manifest, design, participant, session, mode, simulated
         "seed": design.seed, "counterbalancing_slot": design.slot, "block_order": list(design.block_order),
         "participant_group": design.participant_group, "n_trials_planned": len(design.trials),
         "software": software_versions(), "started_utc": _now(), "ended_utc": None,
-        "status": "running", "n_trials_done": 0, "parts": [], **(extra or {}),
+        "status": "running", "n_trials_done": 0, "parts": [],
+        **({"n_null_events_planned": n_null} if (n_null := sum(b.n_null for b in design.blocks)) else {}),
+        **(extra or {}),
     }
 
 

@@ -3,6 +3,7 @@ presenter, recorded in events.tsv as trial_type "null", never rows of the trial 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,8 @@ def test_null_events_in_events_tsv_not_in_trial_csv(jittered, manifest, tmp_path
     assert session.status == "completed"
     rows = list(csv.DictReader(session.files.trials.open(newline="")))
     assert len(rows) == session.n_planned == 4 * 40 + jittered.protocol.blocks.practice.n_trials
+    sidecar = json.loads(session.files.sidecar.read_text(encoding="utf-8"))
+    assert sidecar["n_null_events_planned"] == 4 * JITTER["count"]
     events = _events(session.files.events)
     nulls = events[events.trial_type == "null"]
     main_blocks = sorted({r["block"] for r in rows if r["block_kind"] == "main"})
