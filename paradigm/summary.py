@@ -30,7 +30,10 @@ def design_summary(loaded, manifest, *, seed=0) -> str:
     trial_s = _mean_trial_s(protocol)
     n_breaks = len([b for b in design.blocks]) + (len(main) // protocol.blocks.break_every_n_trials
                                                   if protocol.blocks.break_every_n_trials else 0)
-    total_s = len(design.trials) * trial_s + (n_breaks + 2) * TYPICAL_CONTINUE_S
+    null = protocol.blocks.main.null_events
+    n_null = sum(b.n_null for b in design.blocks)
+    null_s = n_null * sum(null.duration_s) / 2 if null else 0.0
+    total_s = len(design.trials) * trial_s + null_s + (n_breaks + 2) * TYPICAL_CONTINUE_S
     lines = [
         f"protocol   {protocol.name} — {protocol.title}" if protocol.title else f"protocol   {protocol.name}",
         f"file       {loaded.path}",
@@ -41,11 +44,16 @@ def design_summary(loaded, manifest, *, seed=0) -> str:
         + ("" if len(set(cells.values())) == 1 else f"–{max(cells.values())}"),
         f"trials     {len(design.trials)} ({len(main)} main"
         + (f", {protocol.blocks.practice.n_trials} practice)" if protocol.blocks.practice.n_trials else ")"),
-        f"blocks     " + ", ".join(f"{b.number}:{b.kind}/{b.perspective}({b.n_trials})" for b in design.blocks),
+        f"blocks     " + ", ".join(f"{b.number}:{b.kind}/{b.perspective}({b.n_trials}"
+                                   + (f" + {b.n_null} null" if b.n_null else "") + ")" for b in design.blocks),
         f"orders     {n_slots(protocol)} counterbalancing slot(s): "
         + "; ".join(" → ".join(d.block_order) for d in designs[::len(groups)]),
         f"timeline   " + " → ".join(_event_label(e) for e in protocol.timeline),
-        f"duration   ≈ {total_s / 60:.1f} min (mean trial {trial_s:.2f} s; responses assumed "
+        *([f"null       {n_null} null events ({null.count} per main block), fixation "
+           + (f"{null.duration_s[0]:g} s" if null.duration_s[0] == null.duration_s[1]
+              else f"{null.duration_s[0]:g}–{null.duration_s[1]:g} s") + " each, between trials"] if null else []),
+        f"duration   ≈ {total_s / 60:.1f} min (mean trial {trial_s:.2f} s"
+        + (f", null events {null_s / 60:.1f} min" if null else "") + "; responses assumed "
         f"VAS {TYPICAL_RESPONSE_S['vas']} s, Likert {TYPICAL_RESPONSE_S['likert']} s, "
         f"judgement {TYPICAL_RESPONSE_S['judgement']} s)",
         f"checked    {len(designs)} design(s): every slot and participant group can be built",

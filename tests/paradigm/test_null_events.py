@@ -163,3 +163,12 @@ def test_singer_data_only_pilot_cli(tmp_path, capsys):
         assert (nulls.value_code == "9").all()
         trials = pd.read_csv(str(path).replace("_events.tsv", "_data.csv"))
         assert len(trials) == 84 and trials.trial.tolist() == list(range(1, 85))
+
+
+def test_validate_summary_counts_null_events(capsys):
+    """`paradigm validate` names the null events and adds their time to the expected duration."""
+    assert main(["validate", str(SINGER)]) == 0
+    out = capsys.readouterr().out
+    assert "2:main/none(80 + 16 null)" in out
+    assert "null       16 null events (16 per main block), fixation 5.5 s each" in out
+    assert "null events 1.5 min" in out   # 16 × 5.5 s
