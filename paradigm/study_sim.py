@@ -11,7 +11,10 @@ distribution, not one by one (``tests/paradigm/test_study_sim.py`` checks cell m
 Speed comes from building each counterbalancing slot × participant group's design once
 (:class:`StudySimulator`) and drawing every participant's effects and every trial's noise
 as arrays; trial order and stimulus choice are therefore shared by participants of the same
-slot and group, which a power analysis does not need to vary.
+slot and group, which a power analysis does not need to vary. The seed-independent columns
+(participant, design factors, stimulus, block, trial) are built once per sample size as
+categoricals with sorted categories, so a study costs only its random draws; text columns
+therefore come back as ``category`` dtype (the values are the trial-CSV strings).
 """
 from __future__ import annotations
 
@@ -66,7 +69,8 @@ class StudySimulator:
                 x = {f: _codes(cols[f], f) for f in CODES}
                 n = np.array([t.trial for t in trials], dtype=float)
                 self.designs[slot, level] = {"cols": cols, "x": x, "n": n, "block": np.array([t.block for t in trials]),
-                                             "stim": np.array([index[s] for s in cols["stimulus_id"]])}
+                                             "stim": np.array([index[s] for s in cols["stimulus_id"]]),
+                                             "is_pain": cols["pain"] == "pain"}
 
     def _x(self, d, term):
         out = np.ones(len(d["n"]))
@@ -81,23 +85,96 @@ class StudySimulator:
         sim, rng = self.sim, np.random.default_rng(seed)
         stim_effects = {name: rng.normal(0.0, sim.rating(name).sd_stimulus, len(self.stimulus_ids))
                         for name, *_ in self.ratings}
-        frames = []
+        layout = self._layout(n_participants)
+        numbers = {key: np.empty(layout["rows"]) for key in self._numeric_columns()}
+        judged = {"judgement": np.empty(layout["rows"], dtype=np.int8),
+                  "judgement_correct": np.empty(layout["rows"], dtype=np.int8)}
+        timed_out = np.empty(layout["rows"], dtype=bool)
+        for (start, stop), d in zip(layout["spans"], layout["designs"]):
+            self._participant(d, stim_effects, rng, numbers, judged, timed_out, slice(start, stop))
+        out = dict(layout["text"])
+        for name, *_ in self.ratings:
+            out[f"rating_{name}"] = numbers[f"rating_{name}"]
+            out[f"rating_{name}_rt_s"] = numbers[f"rating_{name}_rt_s"]
+        if self.judgement is not None:
+            keys, _ = self.judgement
+            # codes: -1 missing, 0 neutral key, 1 pain key / 0 wrong, 1 right
+            key_levels = [keys["neutral"], keys["pain"]]
+            order = sorted(range(2), key=key_levels.__getitem__)
+            rank = np.empty(2, dtype=np.int8)
+            rank[order] = np.arange(2)
+            code = judged["judgement"]
+            out["judgement"] = pd.Categorical.from_codes(
+                np.where(code < 0, -1, rank[np.maximum(code, 0)]), [key_levels[i] for i in order])
+            correct = np.array([None, False, True], dtype=object)
+            out["judgement_correct"] = correct[judged["judgement_correct"] + 1]
+            out["judgement_rt_s"] = numbers["judgement_rt_s"]
+        out["timed_out"] = timed_out
+        return pd.DataFrame(out, copy=False)
+
+    def _numeric_columns(self):
+        names = [f"rating_{name}{suffix}" for name, *_ in self.ratings for suffix in ("", "_rt_s")]
+        return names + (["judgement_rt_s"] if self.judgement is not None else [])
+
+    def _layout(self, n_participants):
+        """The per-study columns that do not depend on the seed, built once per sample size.
+
+        Text columns are categoricals with sorted categories (what ``fit_lmm`` would derive from
+        text), so building a study costs no string handling.
+        """
+        cache = self.__dict__.setdefault("_layouts", {})
+        if n_participants in cache:
+            return cache[n_participants]
+        designs, spans, start = [], [], 0
         for i in range(n_participants):
             slot = i % self.n_slots
             level = self.levels[(i // self.n_slots) % len(self.levels)]
-            frames.append(self._participant(self.designs[slot, level], i + 1, level, stim_effects, rng))
-        return pd.DataFrame({key: np.concatenate([f[key] for f in frames]) for key in frames[0]})
+            d = self.designs[slot, level]
+            designs.append((d, i + 1, level))
+            spans.append((start, start + len(d["n"])))
+            start += len(d["n"])
 
-    def _participant(self, d, index, level, stim_effects, rng):
+        def text(values):
+            values = np.asarray(values, dtype=object)
+            missing = np.array([v is None for v in values])
+            levels = sorted({v for v in values[~missing]})
+            index = {v: k for k, v in enumerate(levels)}
+            return pd.Categorical.from_codes([-1 if v is None else index[v] for v in values], levels)
+
+        parts = {"participant": [], "participant_group": [], "block": [], "block_kind": [], "trial": [],
+                 **{c: [] for c in designs[0][0]["cols"]}}
+        for d, index, level in designs:
+            m = len(d["n"])
+            parts["participant"].append(np.full(m, f"sim{index:03d}", dtype=object))
+            parts["participant_group"].append(np.full(m, level or "", dtype=object))
+            parts["block"].append(d["block"])
+            parts["block_kind"].append(np.full(m, "main", dtype=object))
+            parts["trial"].append(d["n"].astype(int))
+            for c, values in d["cols"].items():
+                parts[c].append(values)
+        columns = {}
+        for key, values in parts.items():
+            values = np.concatenate(values)
+            columns[key] = values if values.dtype.kind in "iuf" else text(values)
+        layout = cache[n_participants] = {"rows": start, "spans": spans,
+                                          "designs": [d for d, *_ in designs], "text": columns}
+        return layout
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_layouts", None)
+        return state
+
+    def _participant(self, d, stim_effects, rng, numbers, judged, timed_out, rows):
         sim, n = self.sim, d["n"]
         m = len(n)
-        drift = (1.0 + sim.practice_rt_gain * np.exp(-(n - 1) / sim.practice_tau_trials)
-                 if sim.practice_tau_trials > 0 else np.ones(m)) * (1.0 + sim.fatigue_rt_per_100_trials * (n - 1) / 100)
-        lapse_p = sim.lapse_rate * (1.0 + sim.fatigue_lapse_per_100_trials * (n - 1) / 100.0)
-        out = {"participant": np.full(m, f"sim{index:03d}", dtype=object),
-               "participant_group": np.full(m, level or "", dtype=object), "block": d["block"],
-               "block_kind": np.full(m, "main", dtype=object), "trial": n.astype(int), **d["cols"]}
-        timed_out = np.zeros(m, dtype=bool)
+        if "drift" not in d:
+            d["drift"] = (1.0 + sim.practice_rt_gain * np.exp(-(n - 1) / sim.practice_tau_trials)
+                          if sim.practice_tau_trials > 0 else np.ones(m)) \
+                * (1.0 + sim.fatigue_rt_per_100_trials * (n - 1) / 100)
+            d["lapse_p"] = sim.lapse_rate * (1.0 + sim.fatigue_lapse_per_100_trials * (n - 1) / 100.0)
+        drift, lapse_p = d["drift"], d["lapse_p"]
+        missing_any = np.zeros(m, dtype=bool)
         for name, (low, high), step, timeout in self.ratings:
             p = sim.rating(name)
             chol = np.linalg.cholesky(np.array([
@@ -107,8 +184,9 @@ class StudySimulator:
             mean = d.get(("mean", name))
             if mean is None:
                 mean = d["mean", name] = p.intercept + sum(e * self._x(d, t) for t, e in p.effects.items())
-            noise = p.sd_residual * (1.0 + sim.fatigue_noise_per_100_trials * (n - 1) / 100.0)
-            pct = mean + u0 + u1 * d["x"]["pain"] + stim_effects[name][d["stim"]] + noise * rng.standard_normal(m)
+                d["noise", name] = p.sd_residual * (1.0 + sim.fatigue_noise_per_100_trials * (n - 1) / 100.0)
+            pct = mean + u0 + u1 * d["x"]["pain"] + stim_effects[name][d["stim"]] \
+                + d["noise", name] * rng.standard_normal(m)
             snap = rng.random(m) < p.anchor_snap
             pct = np.where(snap & (pct < p.anchor_window), 0.0,
                            np.where(snap & (pct > 100.0 - p.anchor_window), 100.0, pct))
@@ -120,28 +198,27 @@ class StudySimulator:
             late = (rt > timeout) if timeout else np.zeros(m, dtype=bool)
             rt = np.where(lapse, (timeout or 0.0) + 0.5 + np.where(timeout, 0.0, rt), rt)
             missing = lapse | late
-            out[f"rating_{name}"] = np.where(missing, np.nan, value)
-            out[f"rating_{name}_rt_s"] = rt
-            timed_out |= missing
+            numbers[f"rating_{name}"][rows] = np.where(missing, np.nan, value)
+            numbers[f"rating_{name}_rt_s"][rows] = rt
+            missing_any |= missing
         if self.judgement is not None:
             keys, timeout = self.judgement
             mu = sim.judgement_mu_s + rng.normal(0.0, sim.judgement_sd_participant_s)
             slope = rng.normal(0.0, sim.judgement_sd_participant_pain_s)
-            location = mu + slope * d["x"]["pain"] + sum(e * self._x(d, t) for t, e in sim.judgement_rt_effects.items())
+            if "judgement_effects" not in d:
+                d["judgement_effects"] = sum(e * self._x(d, t) for t, e in sim.judgement_rt_effects.items())
+            location = mu + slope * d["x"]["pain"] + d["judgement_effects"]
             decision = location + sim.judgement_sigma_s * rng.standard_normal(m) \
                 + sim.judgement_tau_s * rng.standard_exponential(m)
             rt = np.maximum(sim.judgement_t0_s + decision * drift, 0.15)
             missing = (rng.random(m) < lapse_p) | ((rt > timeout) if timeout else False)
             correct = rng.random(m) < sim.judgement_accuracy
-            pain = d["cols"]["pain"] == "pain"
-            answer_pain = np.where(correct, pain, ~pain)
-            key = np.where(answer_pain, keys["pain"], keys["neutral"]).astype(object)
-            out["judgement"] = np.where(missing, None, key)
-            out["judgement_correct"] = np.where(missing, None, correct).astype(object)
-            out["judgement_rt_s"] = np.where(missing, timeout or rt, rt) if timeout else rt
-            timed_out |= missing
-        out["timed_out"] = timed_out
-        return out
+            answer_pain = np.where(correct, d["is_pain"], ~d["is_pain"])
+            judged["judgement"][rows] = np.where(missing, -1, answer_pain)
+            judged["judgement_correct"][rows] = np.where(missing, -1, correct)
+            numbers["judgement_rt_s"][rows] = np.where(missing, timeout or rt, rt) if timeout else rt
+            missing_any |= missing
+        timed_out[rows] = missing_any
 
 
 def simulate_study(loaded, manifest, n_participants, *, seed, params=None) -> pd.DataFrame:
