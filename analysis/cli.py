@@ -92,7 +92,8 @@ def _cmd_report(args) -> int:
                       **{name: value for name, value in given.items() if value is not None})
     models = () if args.models == "none" else tuple(m.strip() for m in args.models.split(",") if m.strip())
     ratings = [r.strip() for r in args.ratings.split(",")] if args.ratings else None
-    slopes = tuple(s.strip() for s in args.slopes.split(",") if s.strip())
+    slopes = args.slopes.strip() if args.slopes.strip() == "maximal" else \
+        tuple(s.strip() for s in args.slopes.split(",") if s.strip())
     bar = progress = None
     if sys.stderr.isatty() and not args.quiet:
         from tqdm import tqdm
@@ -147,7 +148,7 @@ def _cmd_power(args) -> int:
     from paradigm.protocol_load import load_protocol, parse_override
     from paradigm.study_sim import StudySimulator
 
-    from .models import model_formula
+    from .models import RandomPart, model_formula
     from .power import plot_power, power_curve
 
     sizes = _parse_sizes(args.participants)
@@ -178,7 +179,7 @@ def _cmd_power(args) -> int:
         raise InputError(str(exc).splitlines()[0]) from None
     sample = simulate(min(sizes), args.seed)
     factors = [f for f in ("pain", "perspective", "group", "stimulus_type") if sample[f].nunique() > 1]
-    formula = model_formula(f"rating_{rating}", factors, slopes=("pain",))
+    formula = model_formula(f"rating_{rating}", factors, RandomPart(slopes=("pain",)))
     terms = [t for t in (args.terms.split(",") if args.terms else []) if t] or None
     bar = progress = None
     if sys.stderr.isatty() and not args.quiet:
@@ -254,9 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--ratings", help="comma-separated rating names to analyse (default: all)")
     rep.add_argument("--models", default="ratings,rt",
                      help="mixed models to fit: comma-separated from ratings, rt; or none (default ratings,rt)")
-    rep.add_argument("--slopes", default="pain",
-                     help="participant random slopes the rating models start from, comma-separated from pain, "
-                          "perspective, group, stimulus_type (default pain); simplified while the fit is singular")
+    rep.add_argument("--slopes", default="maximal",
+                     help="random slopes the rating models start from: maximal (default: every factor that varies "
+                          "within participants, and within stimuli, on each), or participant slopes "
+                          "comma-separated from pain, perspective, group, stimulus_type; simplified while singular")
     rep.add_argument("--allow-mixed-protocols", action="store_true", help="accept files of several protocols")
     rep.set_defaults(func=_cmd_report)
 

@@ -28,10 +28,13 @@ logger = logging.getLogger(__name__)
 
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower bound of 0
 CONVERGENCE_TOL = 2e-3  # lme4's check on the Newton step H⁻¹g at the optimum
+KKT_TOL = 1e-2  # |∂criterion/∂θ| (deviance units) treated as zero at a boundary optimum
+GRADIENT_OFFSET = 1e-6  # where a bounded θ element at its bound takes the analytic gradient
+BOUNDARY_NUDGE = 0.05  # where the check of a singular fit restarts the bounded θ elements
 
 
 def _objective(problem: PLSProblem, reml: bool, count: list):
-    """Criterion and gradient at θ: analytic where it applies, else forward differences inside the bounds."""
+    """Criterion and gradient at θ: analytic where it applies (at a bound: just inside it), else forward differences."""
     def f(theta):
         count[0] += 1
         try:
@@ -42,6 +45,14 @@ def _objective(problem: PLSProblem, reml: bool, count: list):
         if not np.isfinite(value):
             return np.inf, np.zeros_like(theta)
         grad = deviance_gradient(problem, state, reml)
+        if grad is None and np.any(at_bound := (problem.lower == 0) & (theta < GRADIENT_OFFSET)):
+            # the criterion is smooth across the bound; its analytic formulas divide by the
+            # diagonal of Λ, so at a boundary they are taken a hair inside it
+            try:
+                inside = problem.evaluate(np.where(at_bound, GRADIENT_OFFSET, theta))
+                grad = deviance_gradient(problem, inside, reml)
+            except (np.linalg.LinAlgError, ValueError):
+                grad = None
         if grad is None:
             grad = np.empty_like(theta)
             for i in range(len(theta)):
@@ -80,7 +91,10 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
 
     From a moment-based start and a few Newton steps (when they apply), bounded L-BFGS-B
     with the analytic gradient (lme4's bounds: diagonals of Λ ≥ 0), checked by bounded
-    Nelder–Mead when it ends on a bound or fails.
+    Nelder–Mead when it fails or ends non-finite. A fit that ends on a bound is checked
+    by the optimality (KKT) conditions — forward derivatives of the bounded elements
+    non-negative, the free ones near zero — and, when they fail, by a second
+    gradient-based optimiser (TNC) started just off the bound.
     """
     lower = problem.lower
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
@@ -105,17 +119,34 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
                                  options={"ftol": 1e-13, "gtol": 1e-5, "maxiter": 2000})
         used = "L-BFGS-B"
         on_bound = np.any((lower == 0) & (best.x <= 1e-6))
-        if not best.success or not np.isfinite(best.fun) or on_bound:
+        if on_bound and best.success and np.isfinite(best.fun) and not _kkt_holds(objective, best.x, lower):
+            # a singular fit whose one-sided derivatives say the criterion falls off the bound:
+            # a second, gradient-based optimiser (truncated Newton) restarted just off the bound
+            nudged = np.where((lower == 0) & (best.x <= 1e-6), BOUNDARY_NUDGE, best.x)
+            check = optimize.minimize(objective, nudged, jac=True, method="TNC", bounds=bounds,
+                                      options={"ftol": 1e-13, "gtol": 1e-6, "maxfun": 2000})
+            if np.isfinite(check.fun) and check.fun < best.fun - 1e-8:
+                best, used = check, "L-BFGS-B, then TNC"
+        elif not best.success or not np.isfinite(best.fun):
             check = optimize.minimize(f, best.x if np.isfinite(best.fun) else start, method="Nelder-Mead",
                                       bounds=bounds, options={"xatol": 1e-8, "fatol": 1e-10, "maxfev": 20000,
                                                               "adaptive": len(start) > 4})
             if np.isfinite(check.fun) and (check.fun < best.fun or not np.isfinite(best.fun)):
                 best, used = check, "L-BFGS-B, then Nelder-Mead"
-            elif not best.success and check.success:
+            elif check.success:
                 best = optimize.OptimizeResult(x=best.x, fun=best.fun, success=abs(check.fun - best.fun) < 1e-6,
                                                message=best.message, nit=best.nit)
     theta = np.where((lower == 0) & (np.abs(best.x) < 1e-10), 0.0, best.x)
     return theta, float(best.fun), bool(best.success), f"{used}: {best.message}", count[0]
+
+
+def _kkt_holds(objective, theta, lower, tol=KKT_TOL) -> bool:
+    """Whether θ on a bound is a constrained minimum to first order (gradient from ``objective``)."""
+    value, grad = objective(theta)
+    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+        return False
+    at_bound = (lower == 0) & (theta <= 1e-6)
+    return bool(np.all(grad[at_bound] > -tol) and np.all(np.abs(grad[~at_bound]) < tol))
 
 
 def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: dict | None = None,

@@ -1,27 +1,41 @@
 """Trial-level mixed models for the report: random-structure selection, marginal means and contrasts.
 
 Rating model, in lme4 notation, with the factors that vary in the data (effect-coded
-±0.5: pain, self, outgroup, hand = +0.5; design.md)::
+±0.5: pain, self, outgroup, hand = +0.5; design.md), here for the default protocol::
 
-    rating ~ pain * perspective * group [+ stimulus_type] + (1 + pain | participant) + (1 | stimulus_id)
+    rating ~ pain * perspective * group + stimulus_type
+             + (1 + pain + perspective + group + stimulus_type | participant)
+             + (1 + perspective + group | stimulus_id)
 
 Stimuli are crossed with participants (Judd, Westfall & Kenny 2012, JPSP 103:54,
-doi:10.1037/a0028347); the random part starts from the largest structure the report
-attempts (Barr, Levy, Scheepers & Tily 2013, JML 68:255, doi:10.1016/j.jml.2012.11.001:
-participant intercepts and pain slopes with their correlation, stimulus intercepts) and,
-while the fit is singular, is simplified by this rule: (1) drop the correlations
-(``||``); (2) drop the participant slope with the smallest variance and start again
-from its correlated form; (3) with no slope left, drop a random intercept whose variance
-is (near) zero, stimulus first. Stimulus intercepts enter only
-when every pain × stimulus-type cell holds at least ``MIN_STIMULI_PER_CELL`` distinct
-stimuli (a cue task's two cues are the conditions themselves, not a sample of stimuli). Log-RT models have crossed
-random intercepts only. Contrasts are l'β with SE √(l'Vl) from the fixed-effect
-covariance V and lmerTest-style Satterthwaite df for the single contrast l.
+doi:10.1037/a0028347). The random part starts from the maximal structure the design
+supports (Barr, Levy, Scheepers & Tily 2013, JML 68:255, doi:10.1016/j.jml.2012.11.001):
+a correlated random slope on participants for every factor that varies within
+participants, and on stimuli for every factor that varies within stimuli (a stimulus is
+seen under both perspectives and, in natural-group designs, as in-group by some
+participants and out-group by others; pain and stimulus type are fixed properties of a
+stimulus). Slopes are for main effects: interaction slopes are not attempted (their
+covariance matrices grow as 8 × 8 per participant and are not identified at a lab
+study's size). While the fit is singular the random part is simplified by this rule,
+after Bates, Kliegl, Vasishth & Baayen 2015 (arXiv:1506.04967):
+
+1. fit the same terms without correlations (``||``);
+2. drop every term whose variance is (near) zero — below ``ZERO_VARIANCE`` × σ² — or,
+   when none is, the slope with the smallest variance; refit without correlations; repeat
+   while singular (the participant intercept is never dropped);
+3. once a zero-correlation model is non-singular and still has slopes, restore the
+   correlations of its terms and keep that model if it is non-singular.
+
+Stimulus random effects enter only when every pain × stimulus-type cell holds at least
+``MIN_STIMULI_PER_CELL`` distinct stimuli (a cue task's two cues are the conditions
+themselves, not a sample of stimuli). Log-RT models start from crossed random intercepts.
+Contrasts are l'β with SE √(l'Vl) from the fixed-effect covariance V and lmerTest-style
+Satterthwaite df for the single contrast l.
 """
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -29,10 +43,27 @@ from scipy import special
 
 from .design_matrices import DESIGN_CONTRASTS
 
-__all__ = ["ModelFit", "cell_means", "contrast", "fit_with_selection", "model_formula", "pain_contrasts"]
+__all__ = ["ModelFit", "RandomPart", "cell_means", "contrast", "fit_with_selection", "maximal_random",
+           "model_formula", "pain_contrasts"]
 
 CROSSED = ("pain", "perspective", "group")
+SLOPE_FACTORS = ("pain", "perspective", "group", "stimulus_type")
 MIN_STIMULI_PER_CELL = 3
+ZERO_VARIANCE = 1e-6   # a random-effect variance below this × σ² counts as zero
+
+
+@dataclass(frozen=True)
+class RandomPart:
+    """One candidate random structure: slopes per grouping factor, correlated or not."""
+
+    slopes: tuple = ()            # participant random slopes (the intercept is always there)
+    stimulus_slopes: tuple = ()
+    stimulus: bool = True         # a stimulus random intercept
+    correlated: bool = True
+
+    @property
+    def has_slopes(self) -> bool:
+        return bool(self.slopes or self.stimulus_slopes)
 
 
 @dataclass
@@ -53,18 +84,35 @@ def _fixed_part(dv, factors):
     return f"{dv} ~ {rhs}"
 
 
-def model_formula(dv, factors, slopes=(), correlated=True, stimulus=True, participant=True):
+def _term(group, intercept, slopes, correlated):
+    if not intercept and not slopes:
+        return None
+    inside = " + ".join((["1"] if intercept else ["0"]) + list(slopes))
+    return f"({inside} {'|' if correlated or len(slopes) == 0 else '||'} {group})"
+
+
+def model_formula(dv, factors, random: RandomPart = RandomPart()) -> str:
     """The lme4 formula of one candidate model."""
-    parts = [_fixed_part(dv, factors)]
-    slopes = [s for s in slopes if s in factors]
-    if participant:
-        bar = "|" if correlated else "||"
-        parts.append(f"(1 + {' + '.join(slopes)} {bar} participant)" if slopes else "(1 | participant)")
-    elif slopes:
-        parts.append(f"(0 + {' + '.join(slopes)} | participant)")
-    if stimulus:
-        parts.append("(1 | stimulus_id)")
-    return " + ".join(parts)
+    participant = _term("participant", True, [s for s in random.slopes if s in factors], random.correlated)
+    stimulus = _term("stimulus_id", random.stimulus, [s for s in random.stimulus_slopes if s in factors],
+                     random.correlated)
+    return " + ".join(p for p in (_fixed_part(dv, factors), participant, stimulus) if p)
+
+
+def _varies_within(data: pd.DataFrame, unit: str, factor: str) -> bool:
+    """Whether every ``unit`` seen more than once shows more than one level of ``factor``."""
+    levels = data.groupby(unit, observed=True)[factor].agg(["nunique", "size"])
+    levels = levels[levels["size"] > 1]
+    return bool(len(levels) and (levels["nunique"] > 1).all())
+
+
+def maximal_random(data: pd.DataFrame, factors: list[str], stimulus: bool = True) -> RandomPart:
+    """The maximal main-effect random structure the design supports (see the module's rule)."""
+    slopes = tuple(f for f in SLOPE_FACTORS if f in factors and _varies_within(data, "participant", f))
+    stimulus = stimulus and _stimuli_sampled(data)
+    stimulus_slopes = tuple(f for f in SLOPE_FACTORS if stimulus and f in factors
+                            and _varies_within(data, "stimulus_id", f))
+    return RandomPart(slopes, stimulus_slopes, stimulus, correlated=True)
 
 
 def _variance(result, factor, term):
@@ -75,31 +123,62 @@ def _variance(result, factor, term):
     return float(row["vcov"].iloc[0]) if len(row) else 0.0
 
 
-def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slopes=("pain",),
+def _simpler(part: RandomPart, result) -> RandomPart | None:
+    """Step 2 of the rule: drop the zero-variance terms, else the smallest slope; None if nothing is left to drop."""
+    variances = {("participant", s): _variance(result, "participant", s) for s in part.slopes}
+    variances.update({("stimulus_id", s): _variance(result, "stimulus_id", s) for s in part.stimulus_slopes})
+    if part.stimulus:
+        variances[("stimulus_id", "(Intercept)")] = _variance(result, "stimulus_id", "(Intercept)")
+    if not variances:
+        return None
+    zero = {k for k, v in variances.items() if v < ZERO_VARIANCE * result.sigma ** 2}
+    if not zero:
+        slopes_only = {k: v for k, v in variances.items() if k[1] != "(Intercept)"}
+        if not slopes_only:
+            return None
+        zero = {min(slopes_only, key=slopes_only.get)}
+    return replace(part, slopes=tuple(s for s in part.slopes if ("participant", s) not in zero),
+                   stimulus_slopes=tuple(s for s in part.stimulus_slopes if ("stimulus_id", s) not in zero),
+                   stimulus=part.stimulus and ("stimulus_id", "(Intercept)") not in zero, correlated=False)
+
+
+def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slopes="maximal",
                        stimulus: bool = True, fit=None) -> ModelFit:
-    """Fit the largest candidate and simplify by the module's rule while the fit is singular."""
+    """Fit the starting random structure and simplify by the module's rule while the fit is singular.
+
+    ``slopes`` is ``"maximal"`` (the default: :func:`maximal_random`) or the participant
+    slopes to start from, with stimulus intercepts only.
+    """
     if fit is None:
         from .lmm import fit_lmm as fit
-    slopes = [s for s in slopes if s in factors]
-    stimulus = stimulus and _stimuli_sampled(data)
-    state = {"slopes": slopes, "correlated": len(slopes) > 0, "stimulus": stimulus, "participant": True}
+    if isinstance(slopes, str) and slopes == "maximal":
+        part = maximal_random(data, factors, stimulus)
+    else:
+        chosen = tuple(s for s in slopes if s in factors)
+        part = RandomPart(chosen, (), stimulus and _stimuli_sampled(data), correlated=True)
     steps = []
-    while True:
-        formula = model_formula(dv, factors, **state)
+
+    def attempt(candidate):
+        formula = model_formula(dv, factors, candidate)
         result = fit(data, formula, contrasts=DESIGN_CONTRASTS)
         steps.append((formula, result.singular, result.converged))
-        if not result.singular:
-            break
-        if state["correlated"] and len(state["slopes"]) > 0:
-            state["correlated"] = False
-        elif state["slopes"]:
-            smallest = min(state["slopes"], key=lambda s: _variance(result, "participant", s))
-            state["slopes"] = [s for s in state["slopes"] if s != smallest]
-            state["correlated"] = len(state["slopes"]) > 0
-        elif state["stimulus"] and _variance(result, "stimulus_id", "(Intercept)") < 1e-6 * result.sigma ** 2:
-            state["stimulus"] = False
-        else:
-            break  # (1 | participant) alone, or a singular fit the rule cannot simplify: keep it, warned
+        return formula, result
+
+    formula, result = attempt(part)
+    if result.singular and part.correlated and part.has_slopes:
+        part = replace(part, correlated=False)
+        formula, result = attempt(part)
+    while result.singular:
+        simpler = _simpler(part, result)
+        if simpler is None:
+            break   # (1 | participant) alone, or a singular fit the rule cannot simplify: kept, warned
+        part = simpler
+        formula, result = attempt(part)
+    if not result.singular and not part.correlated and part.has_slopes and len(steps) > 1:
+        restored = replace(part, correlated=True)
+        formula2, result2 = attempt(restored)
+        if not result2.singular:
+            formula, result = formula2, result2
     return ModelFit(measure=dv, formula=formula, result=result, steps=steps)
 
 

@@ -13,6 +13,8 @@ factored densely.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,20 @@ from scipy.linalg.lapack import dpotrf, dtrtri, dtrtrs
 __all__ = ["PLSProblem", "PLSState"]
 
 _DENSE_LIMIT = 4_000_000  # pivot-by-rest cross-product entries kept dense below this
+
+
+def _mirror_upper(Q, lower, upper):
+    """Copy the upper triangle of square ``Q`` (what dsyrk wrote) onto its lower, in place.
+
+    ``lower``/``upper`` are C-order flat indices of the strict lower triangle and of their
+    mirrors; in a Fortran-ordered array the two roles swap.
+    """
+    if Q.flags.c_contiguous:
+        flat = Q.reshape(-1)
+        flat[lower] = flat[upper]
+    else:
+        flat = Q.reshape(-1, order="F")
+        flat[upper] = flat[lower]
 
 
 @dataclass
@@ -271,6 +287,13 @@ class PLSProblem:
         self._last_state = (key, state)
         return state
 
+    @functools.cached_property
+    def _mirror(self):
+        """Flat indices of the strict lower triangle of the reduced system and of their upper mirrors."""
+        n = self.K.shape[0]
+        lower = np.tril_indices(n, -1)
+        return np.ravel_multi_index(lower, (n, n)), np.ravel_multi_index(lower[::-1], (n, n))
+
     def _evaluate(self, theta: np.ndarray) -> PLSState:
         B, L1inv, ldL2 = self._pivot_factor(theta)
         q2 = self.q2
@@ -291,7 +314,7 @@ class PLSProblem:
                 scale[:q2] = theta[self.lam_idx]
                 Q *= scale[:, None] * scale[None, :]
             else:
-                Q = np.triu(Q) + np.triu(Q, 1).T
+                _mirror_upper(Q, *self._mirror)
                 Q[:, :q2] = self.times_lambda(Q, theta)
                 Q[:q2, :] = self.times_lambda(Q.T, theta).T
             Q[self._rr, self._rr] += 1.0

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .descriptives import cell_descriptives, factors_present, pain_effect_sizes
+from .models import SLOPE_FACTORS
 from .qc import QcConfig, apply_qc
 from .read import read_trials
 
@@ -51,7 +52,7 @@ def _truth_table(params: dict, measure: str, fixed: pd.DataFrame) -> pd.DataFram
 
 
 def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=None, models=MODEL_KINDS,
-                 slopes=("pain",), allow_mixed_protocols: bool = False, progress=None, verbose=None) -> Report:
+                 slopes="maximal", allow_mixed_protocols: bool = False, progress=None, verbose=None) -> Report:
     """Build the HTML report of the trial CSVs in ``paths``; write it to ``out`` when given.
 
     Parameters
@@ -66,9 +67,10 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
         Rating names to analyse (default: every rating in the files).
     models : iterable of {"ratings", "rt"}
         Which mixed models to fit: rating models with contrasts, log-RT models.
-    slopes : iterable of str
-        Participant random slopes the rating models start from (default pain); the
-        singular-fit rule of ``analysis.models`` simplifies from there.
+    slopes : "maximal" or iterable of str
+        The random slopes the rating models start from: ``"maximal"`` (default; the
+        maximal structure the design supports, ``analysis.models.maximal_random``) or
+        participant slopes; the singular-fit rule of ``analysis.models`` simplifies from there.
     allow_mixed_protocols : bool
         Accept files of several protocols.
     progress : callable, optional
@@ -80,10 +82,11 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
 
     config = config or QcConfig()
     models = tuple(models)
-    slopes = tuple(slopes)
-    wrong = [s for s in slopes if s not in ("pain", "perspective", "group", "stimulus_type")]
-    if wrong:
-        raise ValueError(f"'slopes' must be among pain, perspective, group, stimulus_type (got {wrong[0]!r})")
+    if slopes != "maximal":
+        slopes = (slopes,) if isinstance(slopes, str) else tuple(slopes)
+        wrong = [s for s in slopes if s not in SLOPE_FACTORS]
+        if wrong:
+            raise ValueError(f"'slopes' must be maximal or among {', '.join(SLOPE_FACTORS)} (got {wrong[0]!r})")
     bad = [m for m in models if m not in MODEL_KINDS]
     if bad:
         raise ValueError(f"'models' must be among {', '.join(MODEL_KINDS)} (got {bad[0]!r})")

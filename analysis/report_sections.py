@@ -18,7 +18,7 @@ def anova_for(used: pd.DataFrame, measure: str, factors: list[str]):
     return rm_anova(participant_means(used, measure, factors), measure, factors)
 
 
-def rating_model(used: pd.DataFrame, measure: str, factors: list[str], slopes=("pain",)):
+def rating_model(used: pd.DataFrame, measure: str, factors: list[str], slopes="maximal"):
     """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts."""
     fit = fit_with_selection(used, measure, factors, slopes=slopes)
     steps = pd.DataFrame(fit.steps, columns=["formula", "singular", "converged"])

@@ -70,7 +70,11 @@ def test_report_has_every_table_and_section(built, tables):
         assert name in tables and len(tables[name])
     assert (tables["anova_pain_intensity"]["gg_epsilon"] == 1.0).all()
     assert "Greenhouse" not in html or "sphericity holds trivially" in html
-    assert "Python" in html and "statsmodels" in html and "(1 + pain | participant)" in html
+    assert "Python" in html and "statsmodels" in html
+    steps = tables["lmm_selection_pain_intensity"]
+    assert steps["formula"].iloc[0].endswith("(1 + pain + perspective + group + stimulus_type | participant) "
+                                             "+ (1 + perspective + group | stimulus_id)")   # the maximal start
+    assert steps["formula"].iloc[-1] in html and "maximal random structure" in html
     assert html.count("data:image/png;base64,") == 4
 
 
