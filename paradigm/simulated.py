@@ -13,11 +13,17 @@ probability ``anchor_snap`` (VAS answers pile at the ends), beyond the range it 
 and it is rounded to the scale's granularity (Likert: whole points). This is the model
 ``analysis`` fits, so a pilot has known true values.
 
+Rating RTs are log-normal::
+
+    log rt = log(median) + Σ effect·x + v_participant + sdlog·z,   then × drift(n)
+
+with one participant intercept v (SD ``rating_rt_sd_participant_log``) shared by the ratings.
+
 Judgement RTs are ex-Gaussian plus a non-decision time::
 
     rt = t0 + (mu + v_participant + v_participant,pain·x_pain + Σ effect·x + sigma·z + tau·e) · drift(n)
 
-and rating RTs log-normal times ``drift(n)``, where ``drift(n)`` = (1 + practice gain ·
+and rating RTs as above, where ``drift(n)`` = (1 + practice gain ·
 exp(−(n−1)/practice tau)) · (1 + fatigue · (n−1)/100) for the session's n-th trial: faster
 over the first trials, slower later. Lapses (no answer, the trial times out) happen with
 ``lapse_rate``, rising with fatigue; an RT past the timeout is a timeout too.
@@ -38,7 +44,7 @@ CODES = {
     "group": {"outgroup": 0.5, "ingroup": -0.5},
     "stimulus_type": {"hand": 0.5, "face": -0.5},
 }
-EFFECT_TABLES = ("effects", "judgement_rt_effects")
+EFFECT_TABLES = ("effects", "judgement_rt_effects", "rating_rt_effects")
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,14 @@ class SimulationParams:
             sd_participant=15.0, sd_participant_pain=28.0, corr=0.3, sd_stimulus=4.0, sd_residual=14.0),
     })
     default_rating: RatingParams = RatingParams(effects={"pain": 40.0})
-    # rating RTs: log-normal (toolkit choice)
+    # rating RTs: log-normal (toolkit choice), log(rt) = log(median) + Σ effect·x + v_participant + sdlog·z.
+    # Condition effects on the log scale and the participant intercept SD: assumed (no source gives
+    # them for VAS rating times); modest: painful pictures rated 5 % slower, self 3 % slower, and
+    # participants' typical rating speed varying by about ±20 %.
     rating_rt_median_s: float = 1.8
     rating_rt_sdlog: float = 0.35
+    rating_rt_effects: dict = field(default_factory=lambda: {"pain": 0.05, "perspective": 0.03})
+    rating_rt_sd_participant_log: float = 0.2
     # judgement RTs: ex-Gaussian + non-decision time. t0 + mu + tau = 0.78 s, so neutral ≈ 0.70 s and
     # pain ≈ 0.86 s (toolkit choice); pain 160 ms slower with d_z ≈ 0.6, hence a participant pain-slope
     # SD of 0.25 s (open_rating_data); accuracy 98 % (open_rating_data).
@@ -186,6 +197,53 @@ def _x(trial, term):
     return out
 
 
+def cell_mean(effects, intercept, x):
+    """``intercept + Σ effect·x(term)``; ``x(term)`` gives a trial's predictor (a number) or a design's (an array)."""
+    return intercept + sum(e * x(t) for t, e in effects.items())
+
+
+def participant_cov(p: RatingParams):
+    """Covariance of a participant's (intercept, pain slope) offsets for one rating."""
+    c = p.corr * p.sd_participant * p.sd_participant_pain
+    return [[p.sd_participant ** 2, c], [c, p.sd_participant_pain ** 2]]
+
+
+def drift(params: SimulationParams, n):
+    """The RT multiplier on the session's ``n``-th trial (a number or an array of trial numbers)."""
+    practice = 1.0 + params.practice_rt_gain * np.exp(-(np.asarray(n, dtype=float) - 1) / params.practice_tau_trials) \
+        if params.practice_tau_trials > 0 else 1.0
+    return practice * (1.0 + params.fatigue_rt_per_100_trials * (np.asarray(n, dtype=float) - 1) / 100.0)
+
+
+def lapse_probability(params: SimulationParams, n):
+    """The chance of a lapse on the ``n``-th trial, rising with fatigue."""
+    return params.lapse_rate * (1.0 + params.fatigue_lapse_per_100_trials * (np.asarray(n, dtype=float) - 1) / 100.0)
+
+
+def residual_sd(p: RatingParams, params: SimulationParams, n):
+    """The residual SD (percent of range) on the ``n``-th trial, growing with fatigue."""
+    return p.sd_residual * (1.0 + params.fatigue_noise_per_100_trials * (np.asarray(n, dtype=float) - 1) / 100.0)
+
+
+def to_scale(pct, snap, p: RatingParams, low, high, step):
+    """Latent percent → the answer on the rating's scale: anchor snapping (where ``snap``), clipping, rounding."""
+    pct = np.where(snap & (pct < p.anchor_window), 0.0, np.where(snap & (pct > 100.0 - p.anchor_window), 100.0, pct))
+    value = np.clip(low + pct / 100.0 * (high - low), low, high)
+    if step:
+        value = low + np.round((value - low) / step) * step
+    return value
+
+
+def rating_rt(params: SimulationParams, z, location, drift_n):
+    """Rating RT (s): log-normal around the median shifted by ``location`` (log scale), times drift."""
+    return params.rating_rt_median_s * np.exp(params.rating_rt_sdlog * z + location) * drift_n
+
+
+def judgement_location(params: SimulationParams, mu, pain_slope, x):
+    """A participant's Gaussian-component mean (s) of the judgement RT, before drift."""
+    return mu + pain_slope * x("pain") + cell_mean(params.judgement_rt_effects, 0.0, x)
+
+
 def draw_stimulus_effects(stimulus_ids, rating_names, params: SimulationParams, rng):
     """Stimulus intercepts per rating, shared by every participant of a pilot."""
     return {name: dict(zip(stimulus_ids, rng.normal(0.0, params.rating(name).sd_stimulus, len(stimulus_ids))))
@@ -225,9 +283,7 @@ class SimulatedParticipant:
         cells = [_Cell(*c) for c in design_cells(protocol)]
         for rating in protocol.ratings:
             p = params.rating(rating.name)
-            cov = [[p.sd_participant ** 2, p.corr * p.sd_participant * p.sd_participant_pain],
-                   [p.corr * p.sd_participant * p.sd_participant_pain, p.sd_participant_pain ** 2]]
-            u0, u1 = rng.multivariate_normal([0.0, 0.0], cov, method="cholesky")
+            u0, u1 = rng.multivariate_normal([0.0, 0.0], participant_cov(p), method="cholesky")
             self._person[rating.name] = (float(u0), float(u1))
             low, high = rating.range
             self.truth["ratings"][rating.name] = {
@@ -243,6 +299,11 @@ class SimulatedParticipant:
         self.truth["judgement_pain_slope_offset_s"] = float(self._judgement_pain)
         self.truth["judgement_rt_cell_means_s"] = {
             c.label: params.judgement_t0_s + self._judgement_location(c) + params.judgement_tau_s for c in cells}
+        # drawn after everything else, so the other effects are those of a seed before rating-RT effects existed
+        self._rt_offset = float(rng.normal(0.0, params.rating_rt_sd_participant_log))
+        self.truth["rating_rt_log_offset"] = self._rt_offset
+        self.truth["rating_rt_cell_medians_s"] = {   # before drift
+            c.label: params.rating_rt_median_s * math.exp(self._rt_location(c)) for c in cells}
 
     CHUNK = 256
 
@@ -269,46 +330,40 @@ class SimulatedParticipant:
         mean = self._means.get(key)
         if mean is None:
             p = self.params.rating(name)
-            mean = self._means[key] = p.intercept + sum(e * _x(trial, t) for t, e in p.effects.items())
+            mean = self._means[key] = cell_mean(p.effects, p.intercept, lambda t: _x(trial, t))
         return mean
 
     def _judgement_location(self, trial):
         """This participant's Gaussian-component mean (s) for the trial's cell, before drift."""
-        p = self.params
-        return (self._judgement_mu + self._judgement_pain * CODES["pain"].get(trial.pain, 0.0)
-                + sum(e * _x(trial, t) for t, e in p.judgement_rt_effects.items()))
+        return judgement_location(self.params, self._judgement_mu, self._judgement_pain, lambda t: _x(trial, t))
+
+    def _rt_location(self, trial):
+        """This participant's log-scale shift of the rating RT for the trial's cell."""
+        return self._rt_offset + cell_mean(self.params.rating_rt_effects, 0.0, lambda t: _x(trial, t))
 
     def drift(self, n):
         """The RT multiplier on the session's ``n``-th trial: practice speed-up times fatigue slow-down."""
-        p = self.params
-        practice = 1.0 + p.practice_rt_gain * math.exp(-(n - 1) / p.practice_tau_trials) \
-            if p.practice_tau_trials > 0 else 1.0
-        return practice * (1.0 + p.fatigue_rt_per_100_trials * (n - 1) / 100.0)
+        return float(drift(self.params, n))
 
     def _lapse(self, u, n):
-        return u < self.params.lapse_rate * (1.0 + self.params.fatigue_lapse_per_100_trials * (n - 1) / 100.0)
+        return u < lapse_probability(self.params, n)
 
     def rate(self, trial, rating):
         """Return ``(value or None, rt_s)``: the answer on the rating's own scale, or None after a lapse."""
         r, n_ratings = self._rating_index[rating.name], len(self.protocol.ratings)
         z, u, _ = self._draws(trial)
         p = self.params.rating(rating.name)
-        rt = self.params.rating_rt_median_s * math.exp(self.params.rating_rt_sdlog * z[2 * r]) * self.drift(trial.trial)
+        rt = float(rating_rt(self.params, z[2 * r], self._rt_location(trial), self.drift(trial.trial)))
         if self._lapse(u[r], trial.trial):
             return None, (rating.timeout_s or rt) + 0.5
         if rating.timeout_s and rt > rating.timeout_s:
             return None, rt
         u0, u1 = self._person[rating.name]
-        noise = p.sd_residual * (1.0 + self.params.fatigue_noise_per_100_trials * (trial.trial - 1) / 100.0)
+        noise = residual_sd(p, self.params, trial.trial)
         pct = (self._cell_mean(trial, rating.name) + u0 + u1 * CODES["pain"][trial.pain]
                + self.stimulus_effects[rating.name].get(trial.stimulus_id, 0.0) + noise * z[2 * r + 1])
-        if u[n_ratings + r] < p.anchor_snap:
-            pct = 0.0 if pct < p.anchor_window else 100.0 if pct > 100.0 - p.anchor_window else pct
         low, high = rating.range
-        value = min(max(low + pct / 100.0 * (high - low), low), high)
-        if rating.step:
-            value = low + round((value - low) / rating.step) * rating.step
-        return float(value), rt
+        return float(to_scale(pct, u[n_ratings + r] < p.anchor_snap, p, low, high, rating.step)), rt
 
     def judge(self, trial, judgement):
         """Return ``(key or None, rt_s)`` for a pain / no-pain judgement."""

@@ -4,8 +4,9 @@
 trial-CSV column contract (participant, pain, perspective, group, stimulus_type, stimulus_id,
 ``rating_<name>``, ``rating_<name>_rt_s``, judgement…, timed_out), without writing files.
 It draws from the model of :class:`~paradigm.simulated.SimulatedParticipant` (same
-parameters, effect coding, fatigue, lapses, timeouts, anchor snapping, clipping and
-rounding; see that module's docstring) but not from its random stream: answers agree in
+parameters and the same response-model functions: cell means, participant covariance, drift,
+lapses, residual SD, anchor snapping, clipping and rounding, rating and judgement RTs; see
+that module's docstring) but not from its random stream: answers agree in
 distribution, not one by one (``tests/paradigm/test_study_sim.py`` checks cell means and SDs).
 
 Speed comes from building each counterbalancing slot × participant group's design once
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .design import build_design, n_slots
-from .simulated import CODES, simulation_params
+from .simulated import (CODES, cell_mean, drift, judgement_location, lapse_probability, participant_cov,
+                        rating_rt, residual_sd, simulation_params, to_scale)
 
 __all__ = ["StudySimulator", "simulate_study"]
 
@@ -168,32 +170,28 @@ class StudySimulator:
     def _participant(self, d, stim_effects, rng, numbers, judged, timed_out, rows):
         sim, n = self.sim, d["n"]
         m = len(n)
+        def x(term):
+            return self._x(d, term)
+
         if "drift" not in d:
-            d["drift"] = (1.0 + sim.practice_rt_gain * np.exp(-(n - 1) / sim.practice_tau_trials)
-                          if sim.practice_tau_trials > 0 else np.ones(m)) \
-                * (1.0 + sim.fatigue_rt_per_100_trials * (n - 1) / 100)
-            d["lapse_p"] = sim.lapse_rate * (1.0 + sim.fatigue_lapse_per_100_trials * (n - 1) / 100.0)
-        drift, lapse_p = d["drift"], d["lapse_p"]
+            d["drift"] = drift(sim, n) * np.ones(m)
+            d["lapse_p"] = lapse_probability(sim, n)
+            d["rt_effects"] = cell_mean(sim.rating_rt_effects, 0.0, x)
+        drift_n, lapse_p = d["drift"], d["lapse_p"]
+        rt_location = d["rt_effects"] + rng.normal(0.0, sim.rating_rt_sd_participant_log)
         missing_any = np.zeros(m, dtype=bool)
         for name, (low, high), step, timeout in self.ratings:
             p = sim.rating(name)
-            chol = np.linalg.cholesky(np.array([
-                [p.sd_participant ** 2, p.corr * p.sd_participant * p.sd_participant_pain],
-                [p.corr * p.sd_participant * p.sd_participant_pain, p.sd_participant_pain ** 2]]) + 1e-12 * np.eye(2))
+            chol = np.linalg.cholesky(np.array(participant_cov(p)) + 1e-12 * np.eye(2))
             u0, u1 = chol @ rng.standard_normal(2)
             mean = d.get(("mean", name))
             if mean is None:
-                mean = d["mean", name] = p.intercept + sum(e * self._x(d, t) for t, e in p.effects.items())
-                d["noise", name] = p.sd_residual * (1.0 + sim.fatigue_noise_per_100_trials * (n - 1) / 100.0)
+                mean = d["mean", name] = cell_mean(p.effects, p.intercept, x)
+                d["noise", name] = residual_sd(p, sim, n)
             pct = mean + u0 + u1 * d["x"]["pain"] + stim_effects[name][d["stim"]] \
                 + d["noise", name] * rng.standard_normal(m)
-            snap = rng.random(m) < p.anchor_snap
-            pct = np.where(snap & (pct < p.anchor_window), 0.0,
-                           np.where(snap & (pct > 100.0 - p.anchor_window), 100.0, pct))
-            value = np.clip(low + pct / 100.0 * (high - low), low, high)
-            if step:
-                value = low + np.round((value - low) / step) * step
-            rt = sim.rating_rt_median_s * np.exp(sim.rating_rt_sdlog * rng.standard_normal(m)) * drift
+            value = to_scale(pct, rng.random(m) < p.anchor_snap, p, low, high, step)
+            rt = rating_rt(sim, rng.standard_normal(m), rt_location, drift_n)
             lapse = rng.random(m) < lapse_p
             late = (rt > timeout) if timeout else np.zeros(m, dtype=bool)
             rt = np.where(lapse, (timeout or 0.0) + 0.5 + np.where(timeout, 0.0, rt), rt)
@@ -205,12 +203,10 @@ class StudySimulator:
             keys, timeout = self.judgement
             mu = sim.judgement_mu_s + rng.normal(0.0, sim.judgement_sd_participant_s)
             slope = rng.normal(0.0, sim.judgement_sd_participant_pain_s)
-            if "judgement_effects" not in d:
-                d["judgement_effects"] = sum(e * self._x(d, t) for t, e in sim.judgement_rt_effects.items())
-            location = mu + slope * d["x"]["pain"] + d["judgement_effects"]
+            location = judgement_location(sim, mu, slope, x)
             decision = location + sim.judgement_sigma_s * rng.standard_normal(m) \
                 + sim.judgement_tau_s * rng.standard_exponential(m)
-            rt = np.maximum(sim.judgement_t0_s + decision * drift, 0.15)
+            rt = np.maximum(sim.judgement_t0_s + decision * drift_n, 0.15)
             missing = (rng.random(m) < lapse_p) | ((rt > timeout) if timeout else False)
             correct = rng.random(m) < sim.judgement_accuracy
             answer_pain = np.where(correct, d["is_pain"], ~d["is_pain"])

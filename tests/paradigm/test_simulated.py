@@ -296,3 +296,44 @@ def test_bad_new_parameters_named(overrides, message):
     """Out-of-range probabilities and unknown RT effect terms are refused, naming the parameter."""
     with pytest.raises(ValueError, match=message):
         simulation_params(overrides)
+
+
+def _rating_rts(default_protocol, manifest, overrides, n_people=40):
+    protocol = default_protocol.protocol
+    sim = simulation_params(overrides)
+    rating = protocol.ratings[0]
+    rows, offsets = [], []
+    for i in range(n_people):
+        person = SimulatedParticipant(protocol, sim, {r.name: {} for r in protocol.ratings}, seed=100 + i)
+        offsets.append(person.truth["rating_rt_log_offset"])
+        for t in build_design(protocol, manifest, slot=0, seed=i, participant_group="A").trials:
+            value, rt = person.rate(t, rating) if t.block_kind == "main" else (None, None)
+            if value is not None:   # answered (a lapse's RT is the timeout)
+                rows.append({"participant": i, "pain": t.pain, "perspective": t.perspective,
+                             "log_rt": np.log(rt / person.drift(t.trial))})
+    return pd.DataFrame(rows), np.array(offsets)
+
+
+def test_rating_rts_have_condition_effects_and_participant_intercepts(default_protocol, manifest):
+    """log rating RT = log median + effects + participant offset + noise; the truth records offset and cell medians."""
+    data, offsets = _rating_rts(default_protocol, manifest, {"rating_rt_effects.pain": 0.3,
+                                                             "rating_rt_sd_participant_log": 0.25})
+    cells = data.groupby(["participant", "pain"])["log_rt"].mean().unstack()
+    assert (cells["pain"] - cells["neutral"]).mean() == pytest.approx(0.3, abs=0.03)
+    person_means = data.groupby("participant")["log_rt"].mean()
+    assert np.corrcoef(person_means, offsets)[0, 1] > 0.9
+    assert 0.15 < offsets.std() < 0.35
+    person = SimulatedParticipant(default_protocol.protocol, simulation_params(), {}, seed=3)
+    medians = person.truth["rating_rt_cell_medians_s"]
+    assert medians["pain_self_outgroup_hand"] / medians["neutral_self_outgroup_hand"] == pytest.approx(np.exp(0.05))
+    assert simulation_params().to_dict()["rating_rt_effects"] == {"pain": 0.05, "perspective": 0.03}
+
+
+def test_rating_rts_without_rt_effects_are_the_plain_log_normal(default_protocol, manifest):
+    """With no effects and no participant SD the rating RT is the median times drift times exp(sdlog·z)."""
+    data, offsets = _rating_rts(default_protocol, manifest, {"rating_rt_effects.pain": 0.0,
+                                                             "rating_rt_effects.perspective": 0.0,
+                                                             "rating_rt_sd_participant_log": 0.0}, n_people=10)
+    assert np.all(offsets == 0.0)
+    assert data["log_rt"].mean() == pytest.approx(np.log(1.8), abs=0.03)
+    assert data["log_rt"].std() == pytest.approx(0.35, rel=0.1)

@@ -57,3 +57,15 @@ def test_agrees_with_simulated_participant(default_protocol, manifest):
         assert abs(sds[0] - sds[1]) / sds[0] < 0.1, (level, sds)
     for d in (slow, fast):
         assert 0.002 < d["value"].isna().mean() < 0.05
+
+
+def test_rating_rt_effects_and_participant_variance(default_protocol, manifest):
+    """The vectorised rating RTs carry the condition effects and participant intercepts of the per-trial model."""
+    params = {"rating_rt_effects.pain": 0.2, "rating_rt_effects.perspective": -0.1, "rating_rt_sd_participant_log": 0.3}
+    data = StudySimulator(default_protocol, manifest, params=params)(40, 2)
+    name = default_protocol.protocol.ratings[0].name
+    data = data.assign(log_rt=np.log(data[f"rating_{name}_rt_s"]))[~data["timed_out"]]
+    for factor, high, low, effect in (("pain", "pain", "neutral", 0.2), ("perspective", "self", "other", -0.1)):
+        cells = data.groupby(["participant", factor], observed=True)["log_rt"].mean().unstack()
+        assert (cells[high] - cells[low]).mean() == pytest.approx(effect, abs=0.04), factor
+    assert 0.2 < data.groupby("participant", observed=True)["log_rt"].mean().std() < 0.42
