@@ -253,8 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--exclude-timing", action="store_true",
                      help="exclude trials with dropped frames or an off stimulus duration (default: report only)")
     rep.add_argument("--ratings", help="comma-separated rating names to analyse (default: all)")
-    rep.add_argument("--models", default="ratings,rt",
-                     help="mixed models to fit: comma-separated from ratings, rt; or none (default ratings,rt)")
+    rep.add_argument("--models", default="ratings,rt,accuracy",
+                     help="mixed models to fit: comma-separated from ratings, rt (log RTs), accuracy (logistic, "
+                          "judgement accuracy); or none (default all three)")
     rep.add_argument("--slopes", default="maximal",
                      help="random slopes the rating models start from: maximal (default: every factor that varies "
                           "within participants, and within stimuli, on each), or participant slopes "

@@ -108,6 +108,14 @@ def methods_results(summary: dict) -> list[str]:
     if j is not None:
         text = (f"Results, judgement. Mean judgement accuracy was {100 * j['accuracy']:.1f}% "
                 f"(SD {100 * j['accuracy_sd']:.1f}% over participants).")
+        if j.get("accuracy_pain") is not None:
+            r = j["accuracy_pain"]
+            text += (f" In a logistic mixed model of accuracy ({j['accuracy_formula']}; Laplace approximation as "
+                     f"lme4's glmer), pain pictures differed from neutral ones by b = {_n(r['estimate'], 3)} "
+                     f"log-odds (odds ratio {np.exp(r['estimate']):.2f}), 95% CI {_ci(r, 3)}, z = {_n(r['z'])}, "
+                     f"p {_p(r['p'])}.")
+        if j.get("accuracy_not_fitted"):
+            text += f" The logistic mixed model of accuracy was not fitted: {j['accuracy_not_fitted']}."
         if j.get("rt_pain") is not None:
             r = j["rt_pain"]
             text += (f" On log judgement RT (correct trials), pain pictures differed from neutral ones by "

@@ -13,8 +13,9 @@ checked; "convention" = common practice with no single source):
   see literature.md); an incomplete session (sidecar status other than ``completed``, or
   fewer main trials than the most complete participant when there is no sidecar).
 - timing: any dropped frame, or a measured stimulus duration more than one frame at 60 Hz
-  (16.7 ms) away from the intended one (the most common duration of the data set, as
-  durations are whole frames) — flagged and reported; trials are excluded for timing only
+  (16.7 ms) away from the intended one (the protocol's, from the sessions' sidecars, when
+  every session shares one fixed duration; else the most common duration of the data set,
+  as durations are whole frames) — flagged and reported; trials are excluded for timing only
   when asked (``exclude_timing``), since a pilot's virtual clock never drops a frame.
 """
 from __future__ import annotations
@@ -92,7 +93,18 @@ def _flag(trials, measure, value, rt, config) -> tuple[pd.Series, pd.Series]:
     return why, missing
 
 
-def _timing(trials, config) -> tuple[dict, pd.Series]:
+def _protocol_duration(sessions) -> float | None:
+    """The stimulus duration every session's sidecar names, when it is one fixed value."""
+    if sessions is None or "intended_stimulus_s" not in sessions.columns:
+        return None
+    named = {tuple(v) for v in sessions["intended_stimulus_s"] if isinstance(v, (list, tuple)) and len(v) == 2}
+    if len(named) != 1 or len(sessions["intended_stimulus_s"].dropna()) != len(sessions):
+        return None
+    low, high = named.pop()
+    return float(low) if low == high else None
+
+
+def _timing(trials, config, sessions=None) -> tuple[dict, pd.Series]:
     out = {"available": False}
     flag = pd.Series(False, index=trials.index)
     have = [c for c in ("dropped_frames", "stimulus_onset_s", "stimulus_offset_s") if c in trials.columns
@@ -109,9 +121,10 @@ def _timing(trials, config) -> tuple[dict, pd.Series]:
         measured = trials["stimulus_offset_s"] - trials["stimulus_onset_s"]
         rounded = measured.round(3).dropna()
         if len(rounded):
-            intended = float(rounded.mode().iloc[0])
+            from_protocol = _protocol_duration(sessions)
+            intended = float(rounded.mode().iloc[0]) if from_protocol is None else from_protocol
             dev = measured - intended
-            out.update(intended_s=intended, deviation_ms_mean=float(dev.mean() * 1000),
+            out.update(intended_s=intended, intended_from="protocol" if from_protocol is not None else "modal", deviation_ms_mean=float(dev.mean() * 1000),
                        deviation_ms_sd=float(dev.std() * 1000) if len(dev.dropna()) > 1 else 0.0,
                        deviation_ms_max=float(dev.abs().max() * 1000),
                        n_off_duration=int((dev.abs() > config.duration_tolerance_s + 1e-9).sum()))
@@ -131,7 +144,7 @@ def apply_qc(data, config: QcConfig | None = None) -> QcResult:
     """
     config = config or QcConfig()
     trials = data.trials.copy()
-    timing, timing_flag = _timing(trials, config)
+    timing, timing_flag = _timing(trials, config, data.sessions)
     measures = [f"rating_{name}" for name in data.ratings]
     if data.has_judgement:
         measures.append("judgement")

@@ -50,7 +50,7 @@ class TrialData:
     protocols: list
     simulated: bool
     has_judgement: bool
-    sessions: pd.DataFrame  # participant, session, file, status, n_trials_planned (from sidecars)
+    sessions: pd.DataFrame  # participant, session, file, status, n_trials_planned, intended_stimulus_s (sidecars)
     dropped: list = field(default_factory=list)  # (file, line, reason) of rows left out while reading
     warnings: list = field(default_factory=list)
     simulation_params: dict | None = None
@@ -216,7 +216,8 @@ def read_trials(paths, *, allow_mixed_protocols: bool = False) -> TrialData:
             sim_params = side["simulation"].get("params")
         for (participant, session), _part in frame.groupby(["participant", "session"]):
             sessions.append({"participant": participant, "session": session, "file": str(file),
-                             "status": side.get("status"), "n_trials_planned": side.get("n_trials_planned")})
+                             "status": side.get("status"), "n_trials_planned": side.get("n_trials_planned"),
+                             "intended_stimulus_s": side.get("intended_stimulus_s")})
         frames.append(frame)
     ratings = sorted(set.intersection(*map(set, rating_sets)))
     every = sorted(set().union(*map(set, rating_sets)))

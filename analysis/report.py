@@ -20,7 +20,7 @@ from .read import read_trials
 __all__ = ["MODEL_KINDS", "Report", "build_report"]
 
 logger = logging.getLogger(__name__)
-MODEL_KINDS = ("ratings", "rt")
+MODEL_KINDS = ("ratings", "rt", "accuracy")
 
 
 @dataclass
@@ -153,6 +153,15 @@ def build_report(paths, out=None, *, config: QcConfig | None = None, ratings=Non
         used = trials[trials["judgement_correct"].notna() & ~trials["participant"].isin(qc.excluded_participants)]
         used = used.assign(accuracy=used["judgement_correct"].astype(float))
         tables["judgement_accuracy"] = cell_descriptives(used, "accuracy", factors)
+        fit, why_not = sections.accuracy_model(used, factors) if "accuracy" in models else (None, None)
+        if why_not:
+            tables["accuracy_model_note"] = pd.DataFrame({"model": ["judgement accuracy"], "not_fitted": [why_not]})
+        if fit is not None:
+            fits["judgement_accuracy"] = fit
+            tables["glmm_fixed_judgement_accuracy"] = fit.result.fixed
+            tables["glmm_random_judgement_accuracy"] = fit.result.random
+            tables["lmm_selection_judgement_accuracy"] = sections.selection_steps(fit)
+            step("model judgement accuracy")
     tables["exclusions_participants"] = qc.participants
     tables["exclusions_trials"] = qc.trial_counts
     tables["dropped_rows"] = pd.DataFrame(data.dropped, columns=["file", "line", "reason"])

@@ -58,11 +58,14 @@ def _timing_section(qc) -> str:
              "n_off_duration": "trials off the intended duration by more than the tolerance",
              "n_flagged": "trials flagged for timing"}
     rows = [(names.get(k, k), f"{v:d}" if isinstance(v, int) else f"{v:.3f}") for k, v in t.items()
-            if k != "available"]
+            if k not in ("available", "intended_from")]
     body = table(pd.DataFrame(rows, columns=["quantity", "value"]))
-    note = ("Measured duration = stimulus_offset_s − stimulus_onset_s; the intended duration is the most common "
-            "measured duration (durations are whole frames). A pilot runs on a virtual clock, so its timing is "
-            "exact by construction.")
+    source = ("the protocol's stimulus duration, as recorded in every session's sidecar"
+              if t.get("intended_from") == "protocol" else
+              "the most common measured duration (durations are whole frames; the sidecars do not name one fixed "
+              "duration)")
+    note = (f"Measured duration = stimulus_offset_s − stimulus_onset_s; the intended duration is {source}. "
+            "A pilot runs on a virtual clock, so its timing is exact by construction.")
     return body + _p(note)
 
 
@@ -105,15 +108,18 @@ def _anova_section(tables, data, summary) -> str:
 
 def _fit_tables(fit, key, tables) -> str:
     res = fit.result
-    parts = [f"<p>Final model: <code>{esc(fit.formula)}</code> — {res.n_obs} trials, REML criterion "
-             f"{res.criterion:.2f}, residual SD {res.sigma:.3f}, converged: {'yes' if res.converged else 'no'}, "
-             f"singular: {'yes' if res.singular else 'no'}.</p>"]
+    logistic = hasattr(res, "conditional_deviance")
+    fitted = (f"Laplace −2 log-likelihood {res.deviance:.2f}" if logistic else
+              f"REML criterion {res.criterion:.2f}, residual SD {res.sigma:.3f}")
+    parts = [f"<p>Final model: <code>{esc(fit.formula)}</code> — {res.n_obs} trials, {fitted}, "
+             f"converged: {'yes' if res.converged else 'no'}, singular: {'yes' if res.singular else 'no'}.</p>"]
     for note in res.warnings:
         parts.append(f'<div class="warn">{esc(note)}</div>')
     if f"lmm_selection_{key}" in tables:
         parts.append("<p>Random-structure selection (from the largest candidate, simplified while singular):</p>"
                      + table(tables[f"lmm_selection_{key}"]))
-    parts.append("<p>Fixed effects (Satterthwaite df, 95% CI):</p>" + table(res.fixed, digits={"df": 1}))
+    parts.append("<p>Fixed effects (log-odds, Wald z, 95% CI):</p>" + table(res.fixed) if logistic else
+                 "<p>Fixed effects (Satterthwaite df, 95% CI):</p>" + table(res.fixed, digits={"df": 1}))
     rnd = res.random.copy()
     rnd["term2"] = rnd["term2"].fillna("")
     parts.append("<p>Random effects (variance / covariance; sdcor: SD or correlation):</p>"
@@ -141,6 +147,12 @@ def _models_section(tables, fits, data) -> str:
     for key, fit in fits.items():
         if key.endswith("_rt") or key == "judgement_rt":
             parts.append(f"<h3>log RT: {esc(_label(key))}</h3>" + _fit_tables(fit, key, tables))
+    if "accuracy_model_note" in tables:
+        parts.append("<h3>Judgement accuracy: logistic mixed model</h3>"
+                     f'<div class="warn">not fitted: {esc(tables["accuracy_model_note"]["not_fitted"].iloc[0])}</div>')
+    if "judgement_accuracy" in fits:
+        parts.append("<h3>Judgement accuracy: logistic mixed model</h3>"
+                     + _fit_tables(fits["judgement_accuracy"], "judgement_accuracy", tables))
     return "".join(parts)
 
 

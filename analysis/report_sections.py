@@ -18,12 +18,17 @@ def anova_for(used: pd.DataFrame, measure: str, factors: list[str]):
     return rm_anova(participant_means(used, measure, factors), measure, factors)
 
 
+def selection_steps(fit) -> pd.DataFrame:
+    """The formulas a selection tried, numbered, with their singular and converged flags."""
+    steps = pd.DataFrame(fit.steps, columns=["formula", "singular", "converged"])
+    steps.insert(0, "step", range(1, len(steps) + 1))
+    return steps
+
+
 def rating_model(used: pd.DataFrame, measure: str, factors: list[str], slopes="maximal"):
     """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts."""
     fit = fit_with_selection(used, measure, factors, slopes=slopes)
-    steps = pd.DataFrame(fit.steps, columns=["formula", "singular", "converged"])
-    steps.insert(0, "step", range(1, len(steps) + 1))
-    extra = {"lmm_selection": steps, "lmm_anova": fit.result.anova(),
+    extra = {"lmm_selection": selection_steps(fit), "lmm_anova": fit.result.anova(),
              "marginal_means": cell_means(fit.result, factors), "contrasts": pain_contrasts(fit.result, factors)}
     return fit, extra
 
@@ -42,6 +47,27 @@ def rt_model(trials: pd.DataFrame, measure: str, factors: list[str]):
     dv = f"log_{measure}_rt"
     data[dv] = np.log(data[rt])
     return fit_with_selection(data, dv, factors, slopes=())
+
+
+def accuracy_model(used: pd.DataFrame, factors: list[str]):
+    """Logistic mixed model of judgement accuracy (``analysis.glmm``): ``(fit, None)`` or ``(None, why not)``.
+
+    Starts from ``(1 + pain | participant) + (1 | stimulus_id)`` — a glmer-style fit per
+    candidate costs seconds, so the start is the pain slope rather than every slope — and is
+    simplified by the same singular-fit rule as the rating models.
+    """
+    from .glmm import fit_glmm
+
+    data = used.assign(correct=used["judgement_correct"].astype(int))
+    if data["correct"].nunique() < 2 or data["participant"].nunique() < 2:
+        return None, "accuracy does not vary (or fewer than two participants)"
+    try:
+        return fit_with_selection(data, "correct", factors, slopes=("pain",), fit=fit_glmm), None
+    except ValueError as exc:
+        cells = data.groupby(factors, observed=True)["correct"].mean() if factors else data["correct"]
+        separated = bool(((cells == 0) | (cells == 1)).any())
+        return None, (f"{exc}" + ("; a design cell is at 0 % or 100 % accuracy (complete separation)"
+                                  if separated else ""))
 
 
 def figures(trials, rating_measures, factors, qc, has_judgement) -> dict:
@@ -102,7 +128,12 @@ def summary(data, qc, factors, tables, fits, rating_measures, rt_formulas, per_m
         kept = people[~people["excluded"]]
         judgement = {"accuracy": float(kept["accuracy"].mean()), "accuracy_sd": float(kept["accuracy"].std()),
                      "rt_pain": _row(fits["judgement_rt"].result.fixed, "term", "pain")
-                     if "judgement_rt" in fits else None}
+                     if "judgement_rt" in fits else None,
+                     "accuracy_pain": _row(fits["judgement_accuracy"].result.fixed, "term", "pain")
+                     if "judgement_accuracy" in fits else None,
+                     "accuracy_formula": fits["judgement_accuracy"].formula if "judgement_accuracy" in fits else None,
+                     "accuracy_not_fitted": tables["accuracy_model_note"]["not_fitted"].iloc[0]
+                     if "accuracy_model_note" in tables else None}
     return {"judgement": judgement, "n_files": len(data.files), "n_participants": int((~people["excluded"]).sum()),
             "n_excluded": int(len(excluded)),
             "exclusion_reasons": [f"{p}: {r}" for p, r in zip(excluded["participant"], excluded["reason"])],

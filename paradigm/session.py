@@ -23,7 +23,7 @@ from .datafiles import (SessionFiles, SessionWriter, drop_fragment, ensure_datas
 from .design import build_design, n_slots
 from .errors import SessionError
 from .presenter import SessionAborted
-from .protocol import PARTICIPANT_ID
+from .protocol import PARTICIPANT_ID, StimulusEvent
 from .trial_loop import run_trials
 
 log = logging.getLogger("paradigm")
@@ -162,6 +162,12 @@ def _count_rows(files):
     return len(rows)
 
 
+def _intended_stimulus_s(protocol):
+    """The stimulus event's duration [min, max] in seconds (equal for a fixed one), or None without one."""
+    shown = [e for e in protocol.timeline if isinstance(e, StimulusEvent)]
+    return list(shown[0].duration_s) if shown else None
+
+
 def _new_sidecar(loaded, manifest, design, participant, session, mode, simulated, language, extra):
     return {
         "participant": participant, "session": session, "task": loaded.protocol.name,
@@ -171,6 +177,7 @@ def _new_sidecar(loaded, manifest, design, participant, session, mode, simulated
         "manifest": {"path": str(manifest.path), "sha256": manifest.sha256},
         "seed": design.seed, "counterbalancing_slot": design.slot, "block_order": list(design.block_order),
         "participant_group": design.participant_group, "n_trials_planned": len(design.trials),
+        "intended_stimulus_s": _intended_stimulus_s(loaded.protocol),
         "software": software_versions(), "started_utc": _now(), "ended_utc": None,
         "status": "running", "n_trials_done": 0, "parts": [],
         **({"n_null_events_planned": n_null} if (n_null := sum(b.n_null for b in design.blocks)) else {}),

@@ -74,6 +74,19 @@ def test_timing_flags_and_optional_exclusion():
     assert not strict.trials["use_rating_x"][[3, 4]].any()
 
 
+def test_intended_duration_comes_from_the_sidecars():
+    """When every session's sidecar names one fixed stimulus duration, durations are checked against it, not the mode."""
+    data = make_data()
+    data.trials["stimulus_offset_s"] = data.trials["stimulus_onset_s"] + 3.45   # every trial 50 ms short
+    assert apply_qc(data).timing["n_off_duration"] == 0   # no sidecar: the mode is taken as intended
+    data.sessions["intended_stimulus_s"] = [[3.5, 3.5]] * len(data.sessions)
+    qc = apply_qc(data)
+    assert qc.timing["intended_from"] == "protocol" and qc.timing["intended_s"] == 3.5
+    assert qc.timing["n_off_duration"] == len(data.trials) and qc.timing["deviation_ms_mean"] == pytest.approx(-50)
+    data.sessions["intended_stimulus_s"] = [[3.0, 4.0]] * len(data.sessions)   # jittered: back to the mode
+    assert apply_qc(data).timing["intended_from"] == "modal"
+
+
 def test_no_timing_columns():
     """Without timing values the summary says timing is unavailable."""
     data = make_data()

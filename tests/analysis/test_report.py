@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import numpy as np
 import pytest
 from report_data import TRUTH, read_rows, run_truth_pilot, write_rows
 
@@ -221,6 +222,10 @@ def test_cue_task_with_judgement_and_no_timing(one_pilot, tmp_path):
     html = report.html
     assert "no timing check was possible" in html and "in-group bias" not in html
     assert (tmp_path / "out" / "cue_judgement_accuracy.csv").is_file()
+    accuracy = report.fits["judgement_accuracy"]   # logistic mixed model; about 90 % correct in every cell
+    intercept = accuracy.result.fixed.set_index("term").loc["(Intercept)"]
+    assert intercept["ci_low"] <= np.log(0.9 / 0.1) <= intercept["ci_high"]
+    assert "logistic mixed model of accuracy" in html and "Laplace" in html
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
@@ -258,5 +263,6 @@ def test_judgement_only_protocol(placeholder_manifest, tmp_path):
     run_pilot(loaded, read_manifest(loaded.manifest_path), n_participants=4, out_dir=tmp_path / "p", seed=1)
     report = build_report(tmp_path / "p", tmp_path / "out" / "r.html")
     assert report.data.ratings == [] and report.data.has_judgement
-    assert list(report.fits) == ["judgement_rt"] and "judgement_accuracy" in report.tables
+    assert list(report.fits)[0] == "judgement_rt" and "judgement_accuracy" in report.tables
+    assert "judgement_accuracy" in report.fits or "accuracy_model_note" in report.tables
     assert "Results, judgement. Mean judgement accuracy" in report.html

@@ -56,6 +56,7 @@ def test_pilot_files_follow_contract(pilot, default_protocol):
         assert onsets.is_monotonic_increasing
         sidecar = json.loads(open(f"{stem}_session.json").read())
         assert sidecar["status"] == "completed" and sidecar["n_trials_done"] == 168
+        assert sidecar["intended_stimulus_s"] == [3.5, 3.5]   # the protocol's, for the report's timing QC
         assert sidecar["protocol"]["sha256"] == default_protocol.sha256 == data["protocol_sha256"].iloc[0]
         assert len(sidecar["manifest"]["sha256"]) == 64 and "numpy" in sidecar["software"]
         assert sidecar["simulation"]["params"]["ratings"]["pain_intensity"]["effects"]["pain"] == 90.0
