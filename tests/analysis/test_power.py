@@ -39,6 +39,16 @@ def test_parallel_matches_serial(tmp_path):
     assert plot_power(a, tmp_path / "p.png").stat().st_size > 0
 
 
+def test_dask_backend_matches_serial():
+    """The Dask backend (an in-process LocalCluster here, a cluster's Client in use) gives the serial answer."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster):
+        a = power_curve(_simulate, FORMULA, ["pain"], participants=(6,), n_sims=4, seed=3, backend="dask")
+    b = power_curve(_simulate, FORMULA, ["pain"], participants=(6,), n_sims=4, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_wilson_interval():
     """Wilson's interval matches a known value and stays inside [0, 1]."""
     low, high = wilson_interval(8, 10)
