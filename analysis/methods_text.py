@@ -13,6 +13,10 @@ __all__ = ["methods_results", "software_versions"]
 PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")
 
 
+_MAXIMAL = ("starting from the maximal random structure the design supports (Barr et al., 2013): correlated "
+            "random slopes on participants for every factor that varied within participants and on stimuli for "
+            "every factor that varied within stimuli (main effects), and ")
+
 def software_versions() -> dict:
     """Python and the numerical packages the report used, with their installed versions."""
     out = {"Python": platform.python_version()}
@@ -67,12 +71,12 @@ def methods_results(summary: dict) -> list[str]:
         f"The design factors ({', '.join(s['factors'])}) were effect-coded −0.5/+0.5 (pain, self, out-group "
         f"and hand = +0.5), so each coefficient is the difference between the levels and the intercept the "
         f"grand mean of the cells. {what} were analysed with linear mixed models with crossed random effects "
-        f"of participants and stimuli (Judd, Westfall & Kenny, 2012), starting from the maximal random structure "
-        f"the design supports (Barr et al., 2013): correlated random slopes on participants for every factor that "
-        f"varied within participants and on stimuli for every factor that varied within stimuli (main effects). "
-        f"While a fit was singular, correlations were removed, then terms with zero variance (or else the smallest "
-        f"slope) were dropped, and the correlations of the remaining terms were restored when that fit was "
-        f"non-singular (after Bates, Kliegl, Vasishth & Baayen, 2015). Models were fitted by REML with the toolkit's implementation of the lme4 algorithm (Bates, "
+        f"of participants and stimuli (Judd, Westfall & Kenny, 2012), " + (_MAXIMAL if s["measures"] else
+                                                                            "with random intercepts, ")
+        + f"simplifying the random part while a fit was singular: correlations were removed, then terms with zero "
+        f"variance (or else the smallest slope) were dropped, and the correlations of the remaining terms were "
+        f"restored when that fit was non-singular (after Bates, Kliegl, Vasishth & Baayen, 2015). Models were "
+        f"fitted by REML with the toolkit's implementation of the lme4 algorithm (Bates, "
         f"Mächler, Bolker & Walker, 2015) and Satterthwaite degrees of freedom (Kuznetsova et al., 2017). A repeated-measures ANOVA "
         f"on participant cell means (univariate tests, as statsmodels' AnovaRM) is reported beside them; "
         f"{s['sphericity_note']}")

@@ -165,7 +165,7 @@ def _contrasts_section(tables, data) -> str:
                      + table(tables[f"marginal_means_{r}"], digits={"df": 1}))
         parts.append(f"<h3>{esc(_label(r))}: contrasts</h3>" + table(tables[f"contrasts_{r}"], digits={"df": 1}))
     if not parts:
-        return _p("No rating models were requested, so no contrasts.")
+        return _p("No rating models were fitted (none requested, or the data hold no ratings), so no contrasts.")
     parts.append(_p("Contrasts are linear combinations l'β of the fixed effects with SE √(l'Vl) from their "
                     "covariance V and Satterthwaite df for the single contrast (the engine's df_contrast)."))
     return "".join(parts)
