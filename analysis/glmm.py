@@ -21,7 +21,7 @@ from scipy import optimize, special
 from .design_matrices import build_design
 from .formula import parse_formula
 from .lmm import CONVERGENCE_TOL, SINGULAR_TOL, _one_blas_thread
-from .lmm_result import LmmResult
+from .lmm_result import LmmResult, finite_or_none, random_records
 from .pirls import BernoulliLaplace
 
 __all__ = ["GlmmResult", "fit_glmm"]
@@ -70,22 +70,11 @@ class GlmmResult(LmmResult):
 
     def to_dict(self) -> dict:
         """The Analysis JSON shape of the LMM result, with Wald z in place of Satterthwaite t."""
-        def num(x):
-            x = float(x)
-            return x if np.isfinite(x) else None
-
+        num = finite_or_none
         fixed = [{"term": r.term, "estimate": num(r.estimate), "se": num(r.se), "z": num(r.z), "p": num(r.p),
                   "ci_low": num(r.ci_low), "ci_high": num(r.ci_high)} for r in self.fixed.itertuples()]
-        random = []
-        for r in self.random.itertuples():
-            if pd.isna(r.term2):
-                random.append({"group": r.group, "term1": r.term1, "term2": None, "variance": num(r.vcov),
-                               "sd": num(r.sdcor)})
-            else:
-                random.append({"group": r.group, "term1": r.term1, "term2": r.term2, "covariance": num(r.vcov),
-                               "corr": num(r.sdcor)})
         return {"formula": self.formula, "n_obs": self.n_obs, "reml": False, "criterion": num(self.criterion),
-                "fixed": fixed, "random": random, "converged": self.converged, "singular": self.singular,
+                "fixed": fixed, "random": random_records(self.random), "converged": self.converged, "singular": self.singular,
                 "family": self.family, "link": self.link, "nAGQ": 1, "logLik": num(self.loglik),
                 "AIC": num(self.aic), "BIC": num(self.bic), "deviance": num(self.deviance)}
 

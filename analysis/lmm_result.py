@@ -8,7 +8,22 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-__all__ = ["LmmResult"]
+__all__ = ["LmmResult", "finite_or_none", "random_records"]
+
+
+def finite_or_none(x):
+    """A plain float, or None for NaN/inf (JSON has no NaN)."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def random_records(random: pd.DataFrame) -> list[dict]:
+    """The random-effects table as the Analysis JSON's records: variances/SDs, covariances/correlations."""
+    num = finite_or_none
+    return [{"group": r.group, "term1": r.term1, "term2": None, "variance": num(r.vcov), "sd": num(r.sdcor)}
+            if pd.isna(r.term2) else
+            {"group": r.group, "term1": r.term1, "term2": r.term2, "covariance": num(r.vcov), "corr": num(r.sdcor)}
+            for r in random.itertuples()]
 
 
 @dataclass
@@ -132,23 +147,12 @@ class LmmResult:
     # ----------------------------------------------------------- output
     def to_dict(self) -> dict:
         """The design's Analysis JSON shape (plain floats, ``None`` for a missing value)."""
-        def num(x):
-            x = float(x)
-            return x if np.isfinite(x) else None
-
+        num = finite_or_none
         fixed = [{"term": r.term, "estimate": num(r.estimate), "se": num(r.se), "df": num(r.df), "t": num(r.t),
                   "p": num(r.p)} for r in self.fixed.itertuples()]
-        random = []
-        for r in self.random.itertuples():
-            if pd.isna(r.term2):
-                random.append({"group": r.group, "term1": r.term1, "term2": None, "variance": num(r.vcov),
-                               "sd": num(r.sdcor)})
-            else:
-                random.append({"group": r.group, "term1": r.term1, "term2": r.term2, "covariance": num(r.vcov),
-                               "corr": num(r.sdcor)})
         return {"formula": self.formula, "n_obs": self.n_obs, "reml": self.reml, "criterion": num(self.criterion),
-                "fixed": fixed, "random": random, "residual_sd": num(self.sigma), "converged": self.converged,
-                "singular": self.singular}
+                "fixed": fixed, "random": random_records(self.random), "residual_sd": num(self.sigma),
+                "converged": self.converged, "singular": self.singular}
 
     def summary(self) -> str:
         """A plain-text summary like lme4's: criterion, random effects, fixed effects, warnings."""
