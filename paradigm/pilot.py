@@ -16,7 +16,8 @@ from .design import n_slots
 from .errors import ProtocolError
 from .headless import HeadlessPresenter
 from .session import run_session
-from .simulated import SimulatedParticipant, draw_stimulus_effects, simulation_params
+from .simulated import (SimulatedParticipant, design_cells, draw_stimulus_effects, expected_observed_cells,
+                        simulation_params)
 from .triggers import VirtualPort
 
 log = logging.getLogger("paradigm")
@@ -68,8 +69,9 @@ def run_pilot(loaded, manifest, *, n_participants, out_dir, seed=0, params=None,
     stimulus_seq, *participant_seqs = root.spawn(1 + n_participants)
     effects = draw_stimulus_effects([s.stimulus_id for s in manifest.stimuli],
                                     [r.name for r in protocol.ratings], sim, np.random.default_rng(stimulus_seq))
+    observed = expected_observed_cells(protocol, sim, _main_trial_numbers(protocol))
     jobs = [_Job(loaded, manifest, Path(out_dir), index, seed, participant_seqs[index - 1], sim, effects,
-                 time_scale, resume) for index in range(1, n_participants + 1)]
+                 observed, time_scale, resume) for index in range(1, n_participants + 1)]
     if n_jobs > 1 and presenter_factory is None and len(jobs) > 1:
         results = _run_parallel(jobs, n_jobs, progress)
     else:
@@ -81,6 +83,12 @@ def run_pilot(loaded, manifest, *, n_participants, out_dir, seed=0, params=None,
                 if result.status != "completed":
                     break
     return PilotResult(Path(out_dir), tuple(results))
+
+
+def _main_trial_numbers(protocol):
+    """The session positions of the main trials (after the practice trials)."""
+    first = protocol.blocks.practice.n_trials + 1
+    return range(first, first + len(design_cells(protocol)) * protocol.blocks.main.trials_per_cell)
 
 
 def _run_parallel(jobs, n_jobs, progress):
@@ -112,6 +120,7 @@ class _Job:
     seed_sequence: object
     sim: object
     effects: dict
+    observed_truth: dict     # expected answers per design cell on each rating's scale
     time_scale: float
     resume: bool
 
@@ -130,7 +139,8 @@ class _Job:
         presenter = (presenter_factory(protocol.language, port) if presenter_factory
                      else HeadlessPresenter(protocol, protocol.language, port, time_scale=self.time_scale))
         extra = {"pilot": {"seed": self.pilot_seed, "participant_index": self.index, "answer_seed": answer_seed},
-                 "simulation": {"params": self.sim.to_dict(), "participant_truth": responder.truth}}
+                 "simulation": {"params": self.sim.to_dict(), "observed_cell_means": self.observed_truth,
+                                "participant_truth": responder.truth}}
         try:
             return run_session(
                 self.loaded, self.manifest, participant=pid, session=1, out_dir=self.out_dir, presenter=presenter,

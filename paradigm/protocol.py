@@ -147,7 +147,12 @@ class Blank(_Model):
 
 
 class Rating(_Model):
-    """A VAS (continuous slider) or Likert (numbered points) rating; stored as ``rating_<name>``."""
+    """A VAS (continuous slider) or Likert (numbered points) rating; stored as ``rating_<name>``.
+
+    ``asked_when`` limits the rating to some conditions, e.g. ``{perspective: [self]}``
+    (the participant rates their own pain only on self trials); on the other trials it is
+    not shown and its cells stay empty: not asked, which is not missing.
+    """
 
     event: Literal["rating"]
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -157,6 +162,12 @@ class Rating(_Model):
     range: Range = (0.0, 100.0)
     granularity: Annotated[float, Field(ge=0)] = 0.0
     timeout_s: TimeoutS | None = None
+    asked_when: dict[Literal["pain", "stimulus_type", "group", "perspective"],
+                     Annotated[tuple[str, ...], Field(min_length=1)]] = {}
+
+    def asked_on(self, trial) -> bool:
+        """Whether this rating is asked on ``trial`` (any object with the factor attributes)."""
+        return all(getattr(trial, factor) in levels for factor, levels in self.asked_when.items())
 
     @model_validator(mode="after")
     def _likert(self):
@@ -358,11 +369,28 @@ class Protocol(_Model):
             empty = [n for n in needed if not getattr(texts, n)]
             if empty:
                 raise ValueError(f"instructions.{lang} needs {', '.join(empty)} for this design")
+        for rating in self.ratings:
+            self._check_asked_when(rating)
         unused = [f for f in self.constraints.max_run_length if not self._varies_within_block(f)]
         if unused:
             raise ValueError(f"constraints.max_run_length names {unused}, which do not vary within a "
                              f"block here (factors varying: {self.within_block_factors()})")
         return self
+
+    def factor_levels(self):
+        """The trial-level levels of each factor as the trial CSV records them ('none' when a factor is absent)."""
+        f = self.factors
+        return {"pain": list(f.pain), "stimulus_type": list(f.stimulus_type),
+                "perspective": list(f.perspective.levels) if f.perspective else ["none"],
+                "group": list(GROUPS) if f.group.kind != "none" else ["none"]}
+
+    def _check_asked_when(self, rating):
+        levels = self.factor_levels()
+        for factor, wanted in rating.asked_when.items():
+            wrong = [v for v in wanted if v not in levels[factor] or v == "none"]
+            if wrong:
+                raise ValueError(f"rating '{rating.name}': asked_when.{factor} names {wrong}, which is not a level "
+                                 f"of this design's {factor} (levels: {[v for v in levels[factor] if v != 'none']})")
 
     def _varies_within_block(self, factor):
         return factor in self.within_block_factors()

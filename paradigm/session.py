@@ -168,6 +168,15 @@ def _intended_stimulus_s(protocol):
     return list(shown[0].duration_s) if shown else None
 
 
+def measures_record(protocol):
+    """What the analysis needs to check and scope each measure: scale, range, timeout, where it is asked."""
+    ratings = {r.name: {"scale": r.scale, "range": list(r.range), "step": r.step, "timeout_s": r.timeout_s,
+                        "asked_when": {f: list(v) for f, v in r.asked_when.items()}} for r in protocol.ratings}
+    judgement = protocol.judgement
+    return {"ratings": ratings,
+            "judgement": None if judgement is None else {"keys": dict(judgement.keys), "timeout_s": judgement.timeout_s}}
+
+
 def _new_sidecar(loaded, manifest, design, participant, session, mode, simulated, language, extra):
     return {
         "participant": participant, "session": session, "task": loaded.protocol.name,
@@ -177,7 +186,9 @@ def _new_sidecar(loaded, manifest, design, participant, session, mode, simulated
         "manifest": {"path": str(manifest.path), "sha256": manifest.sha256},
         "seed": design.seed, "counterbalancing_slot": design.slot, "block_order": list(design.block_order),
         "participant_group": design.participant_group, "n_trials_planned": len(design.trials),
+        "n_main_trials_planned": sum(t.block_kind == "main" for t in design.trials),
         "intended_stimulus_s": _intended_stimulus_s(loaded.protocol),
+        "factor_levels": loaded.protocol.factor_levels(), "measures": measures_record(loaded.protocol),
         "software": software_versions(), "started_utc": _now(), "ended_utc": None,
         "status": "running", "n_trials_done": 0, "parts": [],
         **({"n_null_events_planned": n_null} if (n_null := sum(b.n_null for b in design.blocks)) else {}),

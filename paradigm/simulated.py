@@ -33,6 +33,7 @@ source gives the number): see the comments in :class:`SimulationParams`.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -252,10 +253,37 @@ def draw_stimulus_effects(stimulus_ids, rating_names, params: SimulationParams, 
 
 def design_cells(protocol):
     """Every combination of the protocol's factor levels, as (pain, perspective, group, stimulus_type)."""
-    f = protocol.factors
-    perspectives = list(f.perspective.levels) if f.perspective else ["none"]
-    groups = ["ingroup", "outgroup"] if f.group.kind != "none" else ["none"]
-    return [(p, q, g, t) for p in f.pain for q in perspectives for g in groups for t in f.stimulus_type]
+    levels = protocol.factor_levels()
+    return list(itertools.product(levels["pain"], levels["perspective"], levels["group"], levels["stimulus_type"]))
+
+
+def expected_observed_cells(protocol, params: SimulationParams, trial_numbers, *, n_draws=200_000, seed=0):
+    """Each rating's expected answer per design cell on its own scale, by large-sample simulation.
+
+    The latent model pushed through anchor snapping, clipping and rounding, integrated over
+    participants, stimuli, residual noise and the session's trial positions
+    (``trial_numbers``, for the fatigue term): the true values on the scale the data are
+    on. Every cell uses the same draws (common random numbers), so differences between
+    cells — the effects — carry little simulation error. Returns
+    ``{rating: [{pain, perspective, group, stimulus_type, mean}, ...]}``.
+    """
+    rng = np.random.default_rng(seed)
+    positions = np.asarray(trial_numbers, dtype=float)
+    out = {}
+    for rating in protocol.ratings:
+        p, (low, high) = params.rating(rating.name), rating.range
+        u0, u1 = np.linalg.cholesky(np.array(participant_cov(p)) + 1e-12 * np.eye(2)) @ rng.standard_normal((2, n_draws))
+        offset = u0 + rng.normal(0.0, p.sd_stimulus, n_draws) \
+            + residual_sd(p, params, rng.choice(positions, n_draws)) * rng.standard_normal(n_draws)
+        snap = rng.random(n_draws) < p.anchor_snap
+        rows = []
+        for cell in (_Cell(*c) for c in design_cells(protocol)):
+            pct = cell_mean(p.effects, p.intercept, lambda t: _x(cell, t)) + u1 * CODES["pain"][cell.pain] + offset
+            value = to_scale(pct, snap, p, low, high, rating.step)
+            rows.append({"pain": cell.pain, "perspective": cell.perspective, "group": cell.group,
+                         "stimulus_type": cell.stimulus_type, "mean": float(value.mean())})
+        out[rating.name] = rows
+    return out
 
 
 class _Cell:

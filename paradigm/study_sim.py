@@ -70,9 +70,11 @@ class StudySimulator:
                         for c in ("pain", "perspective", "group", "stimulus_type", "stimulus_id")}
                 x = {f: _codes(cols[f], f) for f in CODES}
                 n = np.array([t.trial for t in trials], dtype=float)
+                asked = {("asked", r.name): np.array([r.asked_on(t) for t in trials], dtype=bool)
+                         for r in protocol.ratings}
                 self.designs[slot, level] = {"cols": cols, "x": x, "n": n, "block": np.array([t.block for t in trials]),
                                              "stim": np.array([index[s] for s in cols["stimulus_id"]]),
-                                             "is_pain": cols["pain"] == "pain"}
+                                             "is_pain": cols["pain"] == "pain", **asked}
 
     def _x(self, d, term):
         out = np.ones(len(d["n"]))
@@ -195,9 +197,10 @@ class StudySimulator:
             lapse = rng.random(m) < lapse_p
             late = (rt > timeout) if timeout else np.zeros(m, dtype=bool)
             rt = np.where(lapse, (timeout or 0.0) + 0.5 + np.where(timeout, 0.0, rt), rt)
-            missing = lapse | late
-            numbers[f"rating_{name}"][rows] = np.where(missing, np.nan, value)
-            numbers[f"rating_{name}_rt_s"][rows] = rt
+            asked = d["asked", name]
+            missing = (lapse | late) & asked
+            numbers[f"rating_{name}"][rows] = np.where(missing | ~asked, np.nan, value)
+            numbers[f"rating_{name}_rt_s"][rows] = np.where(asked, rt, np.nan)
             missing_any |= missing
         if self.judgement is not None:
             keys, timeout = self.judgement

@@ -91,6 +91,8 @@ def run_trial(context, trial, presenter, responder):
         elif kind in ("blank", "iti"):
             event(kind, presenter.show_blank(duration, code=code))
         elif kind == "rating":
+            if not spec.asked_on(trial):   # not asked in this condition: its cells stay empty
+                continue
             answer = presenter.ask_rating(spec, trial, responder, code=code,
                                           response_code=code_for(codes, "response", trial))
             row[f"rating_{spec.name}"], row[f"rating_{spec.name}_rt_s"] = answer.value, answer.rt_s
