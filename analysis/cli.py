@@ -20,55 +20,108 @@ class InputError(ValueError):
     """A user's mistake on the command line: reported as one line, exit status 2."""
 
 
-def read_tables(paths) -> "pandas.DataFrame":  # noqa: F821 - pandas is imported lazily
-    """Concatenate CSV files; a folder stands for the ``*.csv`` files directly inside it (sorted)."""
+def read_tables(paths, *, include_practice=False, allow_out_of_range=False, scales=None):
+    """The rows ``analysis fit`` fits, and a line saying what they are.
+
+    Trial CSVs (recognised by their header, ``analysis.files``) go through
+    ``read_trials``: the checked main trials, practice only with ``include_practice``.
+    Any other CSV table is read as it is (all files must then share their columns).
+    """
     import pandas as pd
 
-    files = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(path.glob("*.csv"))
-            if not found:
-                raise InputError(f"folder '{path}' holds no .csv file; give CSV files or folders of them")
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InputError(f"data file '{path}' does not exist; give CSV files or folders of them")
+    from .files import DataFileError, find_data_files
+    from .read import read_trials
+
+    try:
+        found = find_data_files(paths)
+    except DataFileError as exc:
+        raise InputError(str(exc)) from None
+    if found.trial:
+        data = read_trials(paths, include_practice=include_practice, allow_out_of_range=allow_out_of_range,
+                           scales=scales)
+        kind = "main and practice" if include_practice else "main"
+        set_aside = "" if include_practice else f"; {len(data.practice)} practice trials set aside"
+        return data.trials, (f"{len(data.trials)} {kind} trials of {data.trials['participant'].nunique()} "
+                             f"participants from {len(data.files)} trial files{set_aside}"), data.warnings
     frames = []
-    for file in files:
+    for file in found.other:
         try:
             frames.append(pd.read_csv(file))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise InputError(f"data file '{file}' is not a readable CSV table ({str(exc).splitlines()[0]})") from exc
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            raise InputError(f"data file '{file}' is not a readable CSV table ({str(exc).splitlines()[0]})") from None
+        if set(frames[-1].columns) != set(frames[0].columns):
+            raise InputError(f"data file '{file}' has other columns than '{found.other[0]}'; give tables of one "
+                             f"layout")
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return table, f"{len(table)} rows from {len(frames)} CSV table(s)", []
 
 
-def design_contrasts_for(data) -> dict:
-    """The project's effect coding for those design columns whose levels it covers."""
+def design_contrasts_for(data, formula) -> tuple[dict, list]:
+    """The project's effect coding for the formula's design columns, and warnings about the others.
+
+    A design factor whose levels are exactly the coding's two is effect-coded; one with a
+    single level cannot be estimated (refused); one with other levels (e.g. 'none' when
+    practice trials are included) keeps R's treatment contrasts, with a warning.
+    """
     from .design_matrices import DESIGN_CONTRASTS, is_categorical
+    from .formula import parse_formula
 
-    out = {}
+    used = set(parse_formula(formula).variables)
+    out, notes = {}, []
     for column, coding in DESIGN_CONTRASTS.items():
-        if column in data.columns and is_categorical(data[column]):
-            levels = set(data[column].dropna().astype(str).unique())
-            if levels and levels <= set(coding):
-                out[column] = coding
+        if column not in data.columns or column not in used or not is_categorical(data[column]):
+            continue
+        levels = sorted(set(data[column].dropna().astype(str).unique()))
+        if len(levels) < 2:
+            raise InputError(f"factor '{column}' has one level ({', '.join(levels) or 'none'}) in the data fitted; "
+                             f"leave it out of the formula")
+        if set(levels) <= set(coding):
+            out[column] = coding
+        else:
+            notes.append(f"{column} has the levels {', '.join(levels)}, not just {' and '.join(coding)}, so it "
+                         f"gets treatment contrasts (reference {levels[0]})")
+    return out, notes
+
+
+def _scales(items) -> dict:
+    out = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            low, high = (float(v) for v in value.split(","))
+        except ValueError:
+            low = high = None
+        if not sep or low is None or not low < high:
+            raise InputError(f"--scale must be NAME=LOW,HIGH with LOW < HIGH, e.g. pain_intensity=0,100 (got {item!r})")
+        out[name.strip()] = (low, high)
     return out
 
 
 def _cmd_fit(args) -> int:
+    import pandas as pd
+
+    from .estimable import NotEstimable, check_fit, no_variation
+    from .formula import parse_formula
     from .lmm import fit_lmm
 
-    data = read_tables(args.data)
-    contrasts = design_contrasts_for(data) if args.coding == "design" else {}
+    data, what, warnings = read_tables(args.data, include_practice=args.include_practice,
+                                       allow_out_of_range=args.allow_out_of_range, scales=_scales(args.scale))
+    contrasts, notes = design_contrasts_for(data, args.formula) if args.coding == "design" else ({}, [])
     try:
+        response = parse_formula(args.formula).response
+        if response in data.columns and pd.api.types.is_numeric_dtype(data[response]):
+            y = data[response].dropna().to_numpy(float)
+            if len(y) and no_variation(float(((y - y.mean()) ** 2).sum()), y):
+                raise NotEstimable(f"every value of {response} is {y[0]:g}: the response does not vary")
         result = fit_lmm(data, args.formula, reml=args.reml, contrasts=contrasts)
+        check_fit(result, response)
+    except NotEstimable as exc:
+        raise InputError(f"{', '.join(args.data)}: not estimable: {exc}") from None
     except (ValueError, KeyError) as exc:
         message = exc.args[0] if exc.args else str(exc)
         raise InputError(f"{', '.join(args.data)}: {message}") from exc
-    for note in result.warnings:
+    print(f"data: {what}", file=sys.stderr)
+    for note in warnings + notes + result.warnings:
         print(f"warning: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -106,12 +159,14 @@ def _cmd_report(args) -> int:
     try:
         report = build_report(args.data, args.output, config=config, ratings=ratings, models=models, slopes=slopes,
                               allow_mixed_protocols=args.allow_mixed_protocols,
+                              read_options={"allow_out_of_range": args.allow_out_of_range,
+                                            "scales": _scales(args.scale)},
                               progress=progress,
                               verbose=args.verbose)
     finally:
         if bar is not None:
             bar.close()
-    for note in report.data.warnings:
+    for note in report.data.warnings + report.qc.warnings:
         print(f"warning: {note}", file=sys.stderr)
     for fit in report.fits.values():
         for note in fit.result.warnings:
@@ -132,24 +187,10 @@ def _parse_sizes(text):
 
 
 def _cmd_power(args) -> int:
-    """Simulated power of the rating model's fixed effects for a protocol.
+    """Simulated power of the report's rating model for a protocol (``analysis.power.protocol_power``)."""
+    from paradigm.protocol_load import parse_override
 
-    The one documented place where ``analysis`` reaches ``paradigm``: this CLI glue imports
-    ``paradigm.study_sim`` lazily to simulate studies of the protocol; :func:`analysis.power.power_curve`
-    itself only sees a ``simulate(n_participants, seed)`` callable and the trial columns.
-
-    JSON shape: ``{"protocol", "rating", "formula", "alpha", "n_sims", "participants": [20, 30],
-    "power": {"20": {"pain": 0.93, ...}, ...}, "ci": {"20": {"pain": [low, high], ...}, ...}}``
-    (Wilson 95% intervals).
-    """
-    from stimuli import read_manifest
-
-    from paradigm.errors import ProtocolError
-    from paradigm.protocol_load import load_protocol, parse_override
-    from paradigm.study_sim import StudySimulator
-
-    from .models import RandomPart, model_formula
-    from .power import plot_power, power_curve
+    from .power import plot_power, protocol_power
 
     sizes = _parse_sizes(args.participants)
     if args.sims < 1:
@@ -158,28 +199,12 @@ def _cmd_power(args) -> int:
         overrides = [parse_override(text) for text in args.overrides]
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    try:
-        loaded = load_protocol(args.protocol, overrides)
-        manifest = read_manifest(loaded.manifest_path)
-    except (ProtocolError, FileNotFoundError) as exc:
-        raise InputError(str(exc).splitlines()[0]) from None
-    names = [r.name for r in loaded.protocol.ratings]
-    rating = args.rating or names[0]
-    if rating not in names:
-        raise InputError(f"--rating must be one of {', '.join(names)} (got {rating!r})")
-    params = {}
+    effects = {}
     for item in args.effect:
         term, sep, value = item.partition("=")
         if not sep:
             raise InputError(f"--effect must be TERM=VALUE, e.g. pain=10 (got {item!r})")
-        params[f"ratings.{rating}.effects.{term.strip()}"] = value
-    try:
-        simulate = StudySimulator(loaded, manifest, params=params)
-    except (ProtocolError, ValueError) as exc:
-        raise InputError(str(exc).splitlines()[0]) from None
-    sample = simulate(min(sizes), args.seed)
-    factors = [f for f in ("pain", "perspective", "group", "stimulus_type") if sample[f].nunique() > 1]
-    formula = model_formula(f"rating_{rating}", factors, RandomPart(slopes=("pain",)))
+        effects[term.strip()] = value
     terms = [t for t in (args.terms.split(",") if args.terms else []) if t] or None
     bar = progress = None
     if sys.stderr.isatty() and not args.quiet:
@@ -188,30 +213,33 @@ def _cmd_power(args) -> int:
         bar = tqdm(total=len(sizes) * args.sims, desc="power", unit="study", leave=False, file=sys.stderr)
         progress = bar.update
     try:
-        if terms is None:
-            from .design_matrices import DESIGN_CONTRASTS
-            from .lmm import fit_lmm
-
-            terms = [t for t in fit_lmm(sample, formula, contrasts=DESIGN_CONTRASTS).fixed["term"]
-                     if t != "(Intercept)"]
-        table = power_curve(simulate, formula, terms, sizes, args.sims, alpha=args.alpha, n_jobs=args.jobs,
-                            seed=args.seed, progress=progress)
+        result = protocol_power(args.protocol, sizes, args.sims, rating=args.rating, effects=effects,
+                                overrides=overrides, terms=terms, alpha=args.alpha, n_jobs=args.jobs, seed=args.seed,
+                                progress=progress)
+    except ValueError as exc:
+        message = str(exc)
+        raise InputError(message.replace("'rating'", "--rating").replace("'participants'", "--participants")) from None
     finally:
         if bar is not None:
             bar.close()
     if args.plot:
-        plot_power(table, args.plot, alpha=args.alpha)
+        plot_power(result.table, args.plot, alpha=args.alpha)
     if args.json:
-        out = {"protocol": str(args.protocol), "rating": rating, "formula": formula, "alpha": args.alpha,
-               "n_sims": args.sims, "participants": sizes, "power": {}, "ci": {}}
-        for row in table.itertuples():
-            out["power"].setdefault(str(row.participants), {})[row.term] = row.power
-            out["ci"].setdefault(str(row.participants), {})[row.term] = [row.ci_low, row.ci_high]
-        print(json.dumps(out, indent=2))
+        print(json.dumps({"protocol": str(args.protocol), **result.to_dict()}, indent=2))
     else:
-        print(f"{formula}\n{args.sims} simulated studies per sample size, alpha {args.alpha:g}")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"Analysis: {result.analysis}.\n{args.sims} simulated studies per sample size.")
+        print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print("\nFinal models (random structure after the singular-fit rule), studies per sample size:")
+        print(result.models.to_string(index=False))
     return 0
+
+
+def _value_options(parser):
+    parser.add_argument("--allow-out-of-range", action="store_true",
+                        help="drop and list answers outside a rating's range or with an impossible RT (default: "
+                             "refuse the data, naming file, line and column)")
+    parser.add_argument("--scale", action="append", default=[], metavar="NAME=LOW,HIGH",
+                        help="a rating's range when no session sidecar records it, e.g. pain_intensity=0,100")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = sub.add_parser("fit", help="fit a linear mixed model written as an lme4 formula",
                          description="Fit an lme4-style linear mixed model (REML by default) with Satterthwaite df.")
-    fit.add_argument("data", nargs="+", metavar="DATA", help="CSV files or folders of CSV files")
+    fit.add_argument("data", nargs="+", metavar="DATA",
+                     help="trial CSV files, folders of them or a dataset root (main trials), or any other CSV tables")
     fit.add_argument("--formula", required=True,
                      help='lme4-style formula, e.g. "rating ~ pain * perspective + (1 + pain | participant)"')
     crit = fit.add_mutually_exclusive_group()
@@ -233,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="design: effect-code pain, perspective, group, stimulus_type (+0.5 = pain, self, "
                           "outgroup, hand); other text columns get R's treatment contrasts (default: design)")
     fit.add_argument("--json", action="store_true", help="print the result as JSON")
+    fit.add_argument("--include-practice", action="store_true",
+                     help="fit practice trials too (default: the main trials of trial CSVs only)")
+    _value_options(fit)
     fit.set_defaults(func=_cmd_fit)
 
     rep = sub.add_parser("report", help="quality checks, exclusions, ANOVA, mixed models and figures as one HTML file",
@@ -261,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "within participants, and within stimuli, on each), or participant slopes "
                           "comma-separated from pain, perspective, group, stimulus_type; simplified while singular")
     rep.add_argument("--allow-mixed-protocols", action="store_true", help="accept files of several protocols")
+    _value_options(rep)
     rep.set_defaults(func=_cmd_report)
 
     pw = sub.add_parser("power", help="simulated power of the rating model for a protocol",

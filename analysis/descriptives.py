@@ -1,24 +1,19 @@
-"""Descriptive tables: cell means over participants with SD and 95% CI, and d_z for pain effects."""
+"""Descriptive tables: cell means over participants with SD and 95% CI, and d_z for pain effects.
+
+Proportions (judgement accuracy) get a bounded interval that holds the mean
+(``analysis.proportions.clustered_interval``) instead of the t interval, which can pass 1.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .estimable import no_variation
+from .measures import FACTORS, factors_present
+from .proportions import clustered_interval
+
 __all__ = ["FACTORS", "cell_descriptives", "factors_present", "pain_effect_sizes", "participant_means"]
-
-FACTORS = ("pain", "perspective", "group", "stimulus_type")
-
-
-def factors_present(trials: pd.DataFrame) -> list[str]:
-    """The design factors that take at least two levels (other than 'none') in ``trials``."""
-    out = []
-    for factor in FACTORS:
-        if factor in trials.columns:
-            levels = set(trials[factor].dropna()) - {"none", ""}
-            if len(levels) >= 2:
-                out.append(factor)
-    return out
 
 
 def participant_means(trials: pd.DataFrame, dv: str, factors: list[str]) -> pd.DataFrame:
@@ -36,24 +31,35 @@ def _summary(values: np.ndarray) -> tuple:
     return n, mean, sd, mean - half, mean + half
 
 
-def cell_descriptives(trials: pd.DataFrame, dv: str, factors: list[str]) -> pd.DataFrame:
-    """Per cell: n_participants, n_trials, mean, sd (of participant means), ci_low, ci_high (95%, t)."""
-    means = participant_means(trials, dv, factors)
-    n_trials = trials.dropna(subset=[dv]).groupby(factors, observed=True).size()
+def cell_descriptives(trials: pd.DataFrame, dv: str, factors: list[str], *, proportion: bool = False) -> pd.DataFrame:
+    """Per cell: n_participants, n_trials, mean, sd (of participant means), ci_low, ci_high (95%).
+
+    The interval is the t interval of participant means, or for a 0/1 ``dv`` with
+    ``proportion=True`` the bounded interval of ``analysis.proportions.clustered_interval``.
+    """
+    used = trials.dropna(subset=[dv])
+    keys = ["participant", *factors]
+    per_person = used.groupby(keys, observed=True)[dv].agg(["mean", "sum", "count"]).reset_index()
+    n_trials = used.groupby(factors, observed=True).size()
     rows = []
-    for cell, part in means.groupby(factors, observed=True):
+    for cell, part in per_person.groupby(factors, observed=True):
         cell = cell if isinstance(cell, tuple) else (cell,)
-        n, mean, sd, lo, hi = _summary(part[dv].to_numpy(float))
+        n, mean, sd, lo, hi = _summary(part["mean"].to_numpy(float))
+        if proportion:
+            lo, hi = clustered_interval(part["mean"].to_numpy(float), int(part["count"].sum()))
         rows.append((*cell, n, int(n_trials.loc[cell if len(cell) > 1 else cell[0]]), mean, sd, lo, hi))
     return pd.DataFrame(rows, columns=[*factors, "n_participants", "n_trials", "mean", "sd", "ci_low", "ci_high"])
 
 
-def _dz(diff: np.ndarray) -> tuple:
+def _dz(diff: np.ndarray, scale: np.ndarray) -> tuple:
+    """n, mean, SD, d_z, t, p of paired differences; no d_z, t or p when they do not vary (relative to ``scale``)."""
     diff = diff[np.isfinite(diff)]
     n = len(diff)
     if n < 2:
         return n, np.nan, np.nan, np.nan, np.nan, np.nan
     mean, sd = float(diff.mean()), float(diff.std(ddof=1))
+    if no_variation(sd ** 2 * (n - 1), scale):
+        sd = 0.0
     t = mean / (sd / np.sqrt(n)) if sd > 0 else np.nan
     p = float(2 * stats.t.sf(abs(t), n - 1)) if np.isfinite(t) else np.nan
     return n, mean, sd, (mean / sd if sd > 0 else np.nan), t, p
@@ -82,6 +88,6 @@ def pain_effect_sizes(trials: pd.DataFrame, dv: str, factors: list[str]) -> pd.D
         wide = participant_means(part, dv, ["pain"]).pivot(index="participant", columns="pain", values=dv)
         if not {"pain", "neutral"} <= set(wide.columns):
             continue
-        n, mean, sd, dz, t, p = _dz((wide["pain"] - wide["neutral"]).to_numpy(float))
+        n, mean, sd, dz, t, p = _dz((wide["pain"] - wide["neutral"]).to_numpy(float), wide.to_numpy(float))
         rows.append((label, n, mean, sd, dz, t, n - 1, p))
     return pd.DataFrame(rows, columns=["cell", "n", "mean_diff", "sd_diff", "d_z", "t", "df", "p"])

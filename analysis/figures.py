@@ -31,17 +31,23 @@ def _label(name: str) -> str:
     return name.removeprefix("rating_").replace("_", " ")
 
 
-def ratings_plot(trials: pd.DataFrame, measures: list[str], factors: list[str]) -> str:
-    """Each participant's cell mean (points) with the mean and 95% CI per cell, one panel per rating."""
+def ratings_plot(trials: pd.DataFrame, measures: list[str], factors: dict) -> str:
+    """Each participant's cell mean (points) with the mean and 95% CI per cell, one panel per rating.
+
+    ``factors`` maps each measure to the design factors of its cells.
+    """
     from .descriptives import cell_descriptives, participant_means
 
-    cells = [f for f in ("perspective", "group", "stimulus_type") if f in factors]
     fig = _figure(11, 3.6 * len(measures))
     axes = fig.subplots(len(measures), 1, squeeze=False)[:, 0]
     rng = np.random.default_rng(0)
     for ax, measure in zip(axes, measures):
+        cells = [f for f in ("perspective", "group", "stimulus_type") if f in factors[measure]]
         used = trials[trials[f"use_{measure}"]]
-        keys = (["pain"] if "pain" in factors else []) + cells
+        if used.empty:
+            ax.set_title(f"{_label(measure)}: no kept answers", fontsize=10)
+            continue
+        keys = (["pain"] if "pain" in factors[measure] else []) + cells
         if not keys:
             continue
         means = participant_means(used, measure, keys)

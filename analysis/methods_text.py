@@ -62,7 +62,7 @@ def methods_results(summary: dict) -> list[str]:
     paras.append(
         f"Methods. Data of {s['n_participants'] + s['n_excluded']} {who} from {s['n_files']} trial files were "
         f"analysed; {excl}, leaving {s['n_participants']}. Participants were excluded when more than "
-        f"{c.max_missing:.0%} of their main trials were missing"
+        f"{c.max_missing:.0%} of the main trials that asked a measure left it unanswered"
         + (f", when judgement accuracy was below {c.min_accuracy:.0%}" if s.get("has_judgement") else "")
         + (", or when their session was incomplete" if c.exclude_incomplete else "")
         + f". Practice trials were not analysed. Trials were excluded when the response timed out, was faster "
@@ -81,8 +81,13 @@ def methods_results(summary: dict) -> list[str]:
         f"on participant cell means (univariate tests, as statsmodels' AnovaRM) is reported beside them; "
         f"{s['sphericity_note']}")
     for m in s["measures"]:
-        parts = [f"Results, {_label(m['measure'])}. " + (f"The final model was {m['formula']}." if m["formula"]
-                                                          else "No mixed model was requested.")]
+        refused = m.get("not_estimable") or {}
+        model = (f"The final model was {m['formula']}." if m["formula"] else
+                 f"The mixed model was not estimable: {refused['mixed model']}." if "mixed model" in refused else
+                 "No mixed model was requested.")
+        parts = [f"Results, {_label(m['measure'])}. " + (m.get("scope_note") or "") + (" " if m.get("scope_note")
+                                                                                       else "") + model]
+        parts += [f"The {what} was not estimable: {why}." for what, why in refused.items() if what != "mixed model"]
         if m.get("pain") is not None:
             r = m["pain"]
             parts.append(f"Pain pictures were rated higher than neutral ones, b = {_n(r['estimate'])}, 95% CI "
@@ -103,7 +108,7 @@ def methods_results(summary: dict) -> list[str]:
             parts.append(f"The in-group bias (pain effect for in-group minus out-group stimuli) was "
                          f"{_n(r['estimate'])}, 95% CI {_ci(r)}, t({_n(r['df'], 1)}) = {_n(r['t'])}, "
                          f"p {_p(r['p'])}.")
-        if m.get("anova_pain") is not None:
+        if m.get("anova_pain") is not None and np.isfinite(m["anova_pain"]["F"]):
             r = m["anova_pain"]
             parts.append(f"In the repeated-measures ANOVA the main effect of pain was F({r['num_df']:.0f}, "
                          f"{r['den_df']:.0f}) = {_n(r['F'])}, p {_p(r['p'])}, partial η² = {_n(r['eta_p2'])}.")

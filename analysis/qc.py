@@ -1,17 +1,18 @@
 """Quality control and exclusions: ``QcConfig`` (thresholds and their sources) and ``apply_qc``.
 
-Defaults and where they come from (tags as in ../shared/literature.md: [M] recalled, not
-checked; "convention" = common practice with no single source):
+Defaults and where they come from (tags: [M] recalled from the paper, not checked against
+it; "convention" = common practice with no single source):
 
 - anticipations: a response faster than 150 ms cannot follow from processing the picture;
   cut-offs of 100–200 ms are common (Whelan 2008, Psychological Record 58:475 [M];
   Ratcliff 1993, Psychological Bulletin 114:510, doi:10.1037/0033-2909.114.3.510 [M]).
 - RT outliers: |z| > 3 on log RT within participant — a convention (log RTs are closer to
   normal; Ratcliff 1993 [M] compares such cut-offs).
-- participants: more than 20% of main trials missing (timeouts) — a convention; judgement
-  accuracy below 70% — a convention (chance is 50%; the literature's accuracy is ≈ 98%,
-  see literature.md); an incomplete session (sidecar status other than ``completed``, or
-  fewer main trials than the most complete participant when there is no sidecar).
+- participants: more than 20% of the trials that asked a measure left it unanswered
+  (timeouts) — a convention; judgement accuracy below 70% — a convention (chance is 50%;
+  open per-participant data give ≈ 98%); an incomplete session — its rows do not cover the
+  trials its sidecar planned, or, without a sidecar, it has fewer main trials than the
+  largest session (``analysis.sessions``).
 - timing: any dropped frame, or a measured stimulus duration more than one frame at 60 Hz
   (16.7 ms) away from the intended one (the protocol's, from the sessions' sidecars, when
   every session shares one fixed duration; else the most common duration of the data set,
@@ -25,15 +26,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .measures import FACTORS, Measure, answered_cells, declared_asked
+
 __all__ = ["QcConfig", "QcResult", "apply_qc"]
 
+NOT_ASKED = "not asked"
 SOURCES = {
     "anticipation_s": "Whelan 2008, Psychol Rec 58:475 [M]; Ratcliff 1993, Psychol Bull 114:510 [M]",
     "rt_z": "convention (log RT, within participant; cf. Ratcliff 1993 [M])",
     "max_missing": "convention",
     "min_accuracy": "convention (chance 50%, typical accuracy about 98%)",
     "exclude_incomplete": "convention: a participant contributes a complete design",
-    "duration_tolerance_s": "one frame at 60 Hz; durations are whole frames (design.md)",
+    "duration_tolerance_s": "one frame at 60 Hz; durations are whole frames",
 }
 
 
@@ -67,7 +71,9 @@ class QcResult:
     trial_counts: pd.DataFrame    # measure, reason, n
     timing: dict
     config: QcConfig
-    measures: list = field(default_factory=list)
+    measures: list = field(default_factory=list)        # measure names
+    measure_specs: list = field(default_factory=list)   # analysis.measures.Measure per name
+    warnings: list = field(default_factory=list)
 
     @property
     def excluded_participants(self) -> list:
@@ -81,14 +87,17 @@ def _log_rt_outlier(rt: pd.Series, participant: pd.Series, ok: pd.Series, z: flo
     return (zs.abs() > z) & ok
 
 
-def _flag(trials, measure, value, rt, config) -> tuple[pd.Series, pd.Series]:
+def _flag(trials, measure, asked, config) -> tuple[pd.Series, pd.Series]:
+    """Why each trial's answer to ``measure`` is not used ("" = used), and which asked trials lack an answer."""
     why = pd.Series("", index=trials.index, dtype=object)
-    missing = trials[value].isna()
+    why[~asked] = NOT_ASKED
+    missing = asked & trials[measure.value].isna()
     why[missing] = "timeout or missing"
-    anticip = ~missing & (trials[rt] < config.anticipation_s)
+    rt = trials[measure.rt] if measure.rt in trials.columns else pd.Series(np.nan, index=trials.index)
+    anticip = asked & ~missing & (rt < config.anticipation_s)
     why[anticip] = f"anticipation (RT < {config.anticipation_s * 1000:g} ms)"
     ok = why == ""
-    outlier = _log_rt_outlier(trials[rt], trials["participant"], ok & trials[rt].notna(), config.rt_z)
+    outlier = _log_rt_outlier(rt, trials["participant"], ok & rt.notna(), config.rt_z)
     why[outlier] = f"RT outlier (|z| > {config.rt_z:g} on log RT within participant)"
     return why, missing
 
@@ -134,63 +143,109 @@ def _timing(trials, config, sessions=None) -> tuple[dict, pd.Series]:
     return out, flag
 
 
+def _cells_text(trials, mask) -> str:
+    """The design cells of the trials in ``mask``, e.g. "other × face, other × hand"."""
+    cells = [f for f in FACTORS if f in trials.columns and trials.loc[mask, f].nunique() < trials[f].nunique()]
+    if not cells:
+        return "every cell"
+    keys = sorted(set(map(tuple, trials.loc[mask, cells].astype(str).to_numpy())))
+    return ", ".join(" × ".join(f"{f} {v}" for f, v in zip(cells, k)) for k in keys[:4]) + (", …" if len(keys) > 4
+                                                                                           else "")
+
+
+def measures_of(data) -> list:
+    """The data's measures (``TrialData.measures``, or built from its ratings and judgement)."""
+    if data.measures:
+        return list(data.measures.values())
+    out = [Measure(f"rating_{name}", "rating") for name in data.ratings]
+    return out + ([Measure("judgement", "judgement")] if data.has_judgement else [])
+
+
+def _completeness(data) -> dict:
+    """participant -> (complete, description of what is missing) from the sessions table."""
+    sessions = data.sessions
+    out = {}
+    if sessions is None or not len(sessions):
+        return out
+    if "complete" not in sessions.columns:   # a hand-built table: the sidecar status alone
+        return {r.participant: (r.status == "completed", r.status) for r in sessions.itertuples()}
+    for participant, part in sessions.groupby("participant"):
+        short = part[~part["complete"].astype(bool)]
+        what = "; ".join(f"session {r.session:g}: {r.n_rows} of {r.n_planned} trials on disk"
+                         if pd.notna(r.n_planned) else f"session {r.session:g}: {r.n_main} main trials, fewer than "
+                         f"the largest session" for r in short.itertuples())
+        out[participant] = (short.empty, what)
+    return out
+
+
 def apply_qc(data, config: QcConfig | None = None) -> QcResult:
     """Flag trials and participants of a ``TrialData`` by ``config`` (defaults: ``QcConfig()``).
 
-    Trial level, per rating and for the judgement: timeout/missing, anticipation, log-RT
-    outlier within participant (and, with ``exclude_timing``, dropped frames or an off
-    stimulus duration). Participant level: missing rate, judgement accuracy, incomplete
-    session; an excluded participant's trials are all unused.
+    Trial level, per measure and over the trials that asked it (``analysis.measures``):
+    timeout/missing, anticipation, log-RT outlier within participant (and, with
+    ``exclude_timing``, dropped frames or an off stimulus duration); trials that did not ask
+    a measure are marked "not asked" and are neither missing nor excluded. Participant
+    level: the share of trials with an asked measure unanswered, judgement accuracy, an
+    incomplete session (from the rows, ``analysis.sessions``); an excluded participant's
+    trials are all unused.
     """
     config = config or QcConfig()
     trials = data.trials.copy()
     timing, timing_flag = _timing(trials, config, data.sessions)
-    measures = [f"rating_{name}" for name in data.ratings]
-    if data.has_judgement:
-        measures.append("judgement")
-    any_missing = trials["timed_out"].fillna(False).astype(bool)
+    measures = measures_of(data)
+    any_asked = pd.Series(False, index=trials.index)
+    any_missing = pd.Series(False, index=trials.index)
+    warnings = []
     for measure in measures:
-        value = "judgement_correct" if measure == "judgement" else measure
-        why, missing = _flag(trials, measure, value, f"{measure}_rt_s", config)
+        declared = declared_asked(trials, measure)
+        asked = declared & answered_cells(trials, measure)
+        if measure.asked_when is not None and (declared & ~asked).any():
+            warnings.append(f"{measure.label}: no participant answered it on {int((declared & ~asked).sum())} trials "
+                            f"whose design cells the sidecars say asked it ({_cells_text(trials, declared & ~asked)}); "
+                            f"those cells are treated as not asked")
+        why, missing = _flag(trials, measure, asked, config)
         if config.exclude_timing:
             why[(why == "") & timing_flag] = "timing (dropped frames or off stimulus duration)"
-        trials[f"why_{measure}"] = why
+        trials[f"asked_{measure.name}"] = asked
+        trials[f"why_{measure.name}"] = why
+        any_asked |= asked
         any_missing |= missing
-    # participants
-    rows = []
-    status = {}
-    if len(data.sessions):
-        for r in data.sessions.itertuples():
-            status[r.participant] = r.status
+    complete_by = _completeness(data)
     counts = trials.groupby("participant").size()
     most = int(counts.max())
+    rows = []
     for participant, part in trials.groupby("participant", sort=True):
         n = len(part)
-        missing_rate = float(any_missing[part.index].mean())
+        n_asked = int(any_asked[part.index].sum())
+        missing_rate = float(any_missing[part.index].sum() / n_asked) if n_asked else np.nan
         accuracy = float(part["judgement_correct"].dropna().astype(float).mean()) if data.has_judgement else np.nan
-        state = status.get(participant)
-        complete = (state == "completed") if state is not None else n >= most
+        complete, what = complete_by.get(participant, (n >= most, f"{n} of {most} main trials"))
         reasons = []
-        if missing_rate > config.max_missing:
-            reasons.append(f"missing {missing_rate:.0%} of trials (> {config.max_missing:.0%})")
+        if not missing_rate <= config.max_missing:
+            reasons.append(f"missing {missing_rate:.0%} of asked trials (> {config.max_missing:.0%})"
+                           if n_asked else "no trial asked a measure")
         if data.has_judgement and not accuracy >= config.min_accuracy:
-            reasons.append(f"judgement accuracy {accuracy:.0%} (< {config.min_accuracy:.0%})")
+            reasons.append(f"judgement accuracy {accuracy:.0%} (< {config.min_accuracy:.0%})"
+                           if np.isfinite(accuracy) else "no judgement answered")
         if config.exclude_incomplete and not complete:
-            reasons.append(f"incomplete session ({state or f'{n} of {most} main trials'})")
+            reasons.append(f"incomplete session ({what})")
         rows.append({"participant": participant, "n_trials": n, "missing_rate": missing_rate,
                      "accuracy": accuracy, "complete": bool(complete), "excluded": bool(reasons),
                      "reason": "; ".join(reasons)})
     participants = pd.DataFrame(rows)
     out_people = set(participants.loc[participants["excluded"], "participant"])
+    kept_person = ~trials["participant"].isin(out_people)
     count_rows = []
     for measure in measures:
-        why = trials[f"why_{measure}"]
-        kept_person = ~trials["participant"].isin(out_people)
-        trials[f"use_{measure}"] = (why == "") & kept_person
-        for reason, n in why[why != ""].value_counts().sort_index().items():
-            count_rows.append((measure, reason, int(n)))
-        count_rows.append((measure, "participant excluded", int((~kept_person & (why == "")).sum())))
-        count_rows.append((measure, "kept", int(trials[f"use_{measure}"].sum())))
+        why = trials[f"why_{measure.name}"]
+        trials[f"use_{measure.name}"] = (why == "") & kept_person
+        for reason, n in why[(why != "") & (why != NOT_ASKED)].value_counts().sort_index().items():
+            count_rows.append((measure.name, reason, int(n)))
+        count_rows.append((measure.name, "participant excluded", int((~kept_person & (why == "")).sum())))
+        count_rows.append((measure.name, "kept", int(trials[f"use_{measure.name}"].sum())))
+        n_not = int((why == NOT_ASKED).sum())
+        if n_not:
+            count_rows.append((measure.name, "not asked (not counted as missing)", n_not))
     return QcResult(trials=trials, participants=participants,
                     trial_counts=pd.DataFrame(count_rows, columns=["measure", "reason", "n"]), timing=timing,
-                    config=config, measures=measures)
+                    config=config, measures=[m.name for m in measures], measure_specs=measures, warnings=warnings)

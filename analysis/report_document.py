@@ -23,10 +23,13 @@ def _data_section(data, qc, tables) -> str:
                 f"{len(people)} participants, {len(data.trials)} main trials (and {len(data.practice)} practice "
                 f"trials set aside); ratings: {', '.join(data.ratings)}; judgement: "
                 f"{'yes' if data.has_judgement else 'none in these data'}.")]
-    for warning in data.warnings:
+    for warning in data.warnings + qc.warnings:
         parts.append(f'<div class="warn">{esc(warning)}</div>')
+    if len(tables["skipped_files"]):
+        parts.append("<h3>CSV files not read</h3>" + table(tables["skipped_files"]))
     if len(tables["dropped_rows"]):
-        parts.append("<h3>Rows left out while reading</h3>" + table(tables["dropped_rows"]))
+        parts.append("<h3>Rows and answers left out while reading</h3>" + table(tables["dropped_rows"]))
+    parts.append(_sessions_part(data.sessions))
     parts.append("<h3>Participants</h3>")
     n_out = int(people["excluded"].sum())
     parts.append(_p(f"{n_out} of {len(people)} participants excluded."))
@@ -42,6 +45,28 @@ def _data_section(data, qc, tables) -> str:
                                      f"{'yes' if c.exclude_timing else 'no (reported only)'}",
              SOURCES["duration_tolerance_s"])]
     parts.append("<h3>Exclusion rules</h3>" + table(pd.DataFrame(rows, columns=["setting", "rule", "source"])))
+    return "".join(parts)
+
+
+def _sessions_part(sessions) -> str:
+    """Sessions: how completeness was judged, and the sessions that are incomplete or disagree with their sidecar."""
+    if not len(sessions):
+        return ""
+    odd = sessions[~sessions["complete"] | (sessions["note"] != "")]
+    bases = "; ".join(sorted(set(sessions["basis"])))
+    text = _p(f"{len(sessions)} sessions; {int(sessions['complete'].sum())} complete. Completeness is judged from "
+              f"the rows on disk ({bases}); a sidecar's status is a cross-check.")
+    columns = ["participant", "session", "file", "status", "n_rows", "n_planned", "complete", "note"]
+    return "<h3>Sessions</h3>" + text + (table(odd[columns]) if len(odd) else "")
+
+
+def _scope_notes(summary) -> str:
+    """Each measure's scope sentence and what could not be estimated."""
+    parts = [_p(m["scope_note"]) for m in summary["measures"] if m.get("scope_note")]
+    for m in summary["measures"]:
+        for analysis, reason in m.get("not_estimable", {}).items():
+            parts.append(f'<div class="warn">{esc(_label(m["measure"]))}, {esc(analysis)}: not estimable — '
+                         f"{esc(reason)}</div>")
     return "".join(parts)
 
 
@@ -69,8 +94,8 @@ def _timing_section(qc) -> str:
     return body + _p(note)
 
 
-def _descriptives_section(tables, data) -> str:
-    parts = []
+def _descriptives_section(tables, data, summary) -> str:
+    parts = [_scope_notes(summary)]
     for r in data.ratings:
         parts.append(f"<h3>{esc(_label(r))}: cell means over participant means</h3>")
         parts.append(table(tables[f"descriptives_{r}"]))
@@ -127,11 +152,11 @@ def _fit_tables(fit, key, tables) -> str:
     return "".join(parts)
 
 
-def _models_section(tables, fits, data) -> str:
-    parts = [_p("Effect coding: pain, self, out-group and hand = +0.5, their other levels −0.5, so a coefficient "
+def _models_section(tables, fits, data, summary) -> str:
+    parts = [_scope_notes(summary), _p("Effect coding: pain, self, out-group and hand = +0.5, their other levels −0.5, so a coefficient "
                 "is the difference between the levels and the intercept is the grand mean of the cells.")]
     if not fits:
-        return _p("No mixed models were requested.")
+        return "".join(parts[:1]) + _p("No mixed model was fitted (none requested, or none estimable).")
     for r in data.ratings:
         measure = f"rating_{r}"
         if measure not in fits:
@@ -139,10 +164,12 @@ def _models_section(tables, fits, data) -> str:
         parts.append(f"<h3>{esc(_label(r))}</h3>" + _fit_tables(fits[measure], r, tables))
         parts.append("<p>Type-III tests (Satterthwaite):</p>" + table(tables[f"lmm_anova_{r}"], digits={"den_df": 1}))
         if f"simulation_truth_{r}" in tables:
-            parts.append("<p>Simulated data: the simulation's true values (percent of the scale range, i.e. points "
-                         "on a 0–100 scale) against the estimates. The truth is the latent model before answers "
-                         "are clipped to the scale, so where many answers sit at an anchor the estimates are "
-                         "pulled towards the middle and need not cover it.</p>"
+            parts.append("<p>Simulated data: the simulation's true values against the estimates, on the rating's "
+                         "scale. <i>true</i> is the expected observed effect — the latent model pushed through the "
+                         "anchors, clipping and rounding of the answers (computed by the pilot from a large "
+                         "simulated sample) — and <i>covered</i> says whether the 95% CI holds it; "
+                         "<i>true_latent</i> is the latent model's value before answers reach the scale, which "
+                         "the estimates need not cover where answers pile at an anchor.</p>"
                          + table(tables[f"simulation_truth_{r}"]))
     for key, fit in fits.items():
         if key.endswith("_rt") or key == "judgement_rt":
@@ -186,10 +213,10 @@ def document(data, qc, factors, tables, fits, figures, summary) -> str:
     sections = [
         ("data", "Data and exclusions", _data_section(data, qc, tables)),
         ("timing", "Timing QC", _timing_section(qc)),
-        ("descriptives", "Descriptives", _descriptives_section(tables, data)),
+        ("descriptives", "Descriptives", _descriptives_section(tables, data, summary)),
         ("figures", "Figures", _figures_section(figures)),
         ("anova", "Repeated-measures ANOVA", _anova_section(tables, data, summary)),
-        ("models", "Mixed models", _models_section(tables, fits, data)),
+        ("models", "Mixed models", _models_section(tables, fits, data, summary)),
         ("contrasts", "Marginal means and contrasts", _contrasts_section(tables, data)),
         ("methods", "Methods and results", _methods_section(summary, fits)),
     ]

@@ -11,6 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import __version__
+from .files import GENERATOR
+
 __all__ = ["esc", "fmt_number", "fmt_p", "page", "section", "table"]
 
 CSS = """
@@ -97,5 +100,6 @@ def page(title: str, intro: str, sections: list[tuple[str, str, str]], simulated
     banner = '<div class="sim">SIMULATED DATA — not a study of people.</div>' if simulated else ""
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta name="generator" content="{GENERATOR} {esc(__version__)}">'
             f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{banner}{intro}<nav>{nav}</nav>"
             f"{body}</body></html>")

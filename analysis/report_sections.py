@@ -1,14 +1,46 @@
-"""The report's statistical steps per measure: ANOVA, rating and log-RT models, figures and the summary numbers."""
+"""The report's statistical steps per measure: its scope, ANOVA, rating and log-RT models, figures, the summary."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .descriptives import participant_means
+from .estimable import NotEstimable, check_fit, check_response
+from .measures import describe_asked, measure_factors
 from .models import cell_means, fit_with_selection, pain_contrasts
 from .rm_anova import rm_anova
 
-__all__ = ["anova_for", "figures", "rating_model", "rt_model", "summary"]
+__all__ = ["MeasureScope", "anova_for", "figures", "rating_fit", "rating_model", "rt_model", "scope_of", "summary"]
+
+
+@dataclass(frozen=True)
+class MeasureScope:
+    """Where a measure was asked and which design factors its tables and models use."""
+
+    measure: str
+    factors: list
+    left_out: list      # design factors constant within the measure's asked trials
+    asked: str | None   # e.g. "only on self trials (perspective)"; None = every trial
+
+    @property
+    def note(self) -> str:
+        """One sentence for the report (empty when the measure was asked on every trial of the design)."""
+        label = self.measure.removeprefix("rating_").replace("_", " ")
+        parts = [f"{label} was asked {self.asked}"] if self.asked else []
+        if self.left_out:
+            parts.append(f"{' and '.join(self.left_out)} {'does' if len(self.left_out) == 1 else 'do'} not vary "
+                         f"within its answers and {'is' if len(self.left_out) == 1 else 'are'} left out of its "
+                         f"tables and models")
+        return (("; ".join(parts) + ".").capitalize() if parts else "")
+
+
+def scope_of(trials: pd.DataFrame, measure: str, factors: list[str]) -> MeasureScope:
+    """The scope of ``measure`` from the QC'd trials (their ``asked_<measure>`` column)."""
+    asked = trials[f"asked_{measure}"]
+    varying, constant = measure_factors(trials[asked], factors)
+    return MeasureScope(measure, varying, constant, describe_asked(trials, asked))
 
 
 def anova_for(used: pd.DataFrame, measure: str, factors: list[str]):
@@ -26,11 +58,23 @@ def selection_steps(fit) -> pd.DataFrame:
 
 
 def rating_model(used: pd.DataFrame, measure: str, factors: list[str], slopes="maximal"):
-    """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts."""
-    fit = fit_with_selection(used, measure, factors, slopes=slopes)
+    """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts.
+
+    Raises ``NotEstimable`` (with the reason) for data no model can describe.
+    """
+    fit = rating_fit(used, measure, factors, slopes)
     extra = {"lmm_selection": selection_steps(fit), "lmm_anova": fit.result.anova(),
              "marginal_means": cell_means(fit.result, factors), "contrasts": pain_contrasts(fit.result, factors)}
     return fit, extra
+
+
+def rating_fit(used: pd.DataFrame, measure: str, factors: list[str], slopes="maximal", **fit_options):
+    """The report's rating model of ``measure`` (maximal start, singular-fit rule), or ``NotEstimable``.
+
+    The one definition the report and ``analysis.power`` share.
+    """
+    check_response(used, measure, factors)
+    return _fit_or_not_estimable(used, measure, factors, slopes=slopes, **fit_options)
 
 
 def rt_model(trials: pd.DataFrame, measure: str, factors: list[str]):
@@ -42,11 +86,20 @@ def rt_model(trials: pd.DataFrame, measure: str, factors: list[str]):
     if measure == "judgement":
         keep &= trials["judgement_correct"].fillna(False).astype(bool)
     data = trials[keep].copy()
-    if data["participant"].nunique() < 2:
-        return None
     dv = f"log_{measure}_rt"
     data[dv] = np.log(data[rt])
-    return fit_with_selection(data, dv, factors, slopes=())
+    check_response(data, dv, factors)
+    return _fit_or_not_estimable(data, dv, factors, slopes=())
+
+
+def _fit_or_not_estimable(data, dv, factors, **options):
+    """``fit_with_selection``, with a fit the data cannot support turned into ``NotEstimable``."""
+    try:
+        fit = fit_with_selection(data, dv, factors, **options)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        raise NotEstimable(f"the model cannot be fitted to these data ({str(exc).splitlines()[0]})") from None
+    check_fit(fit.result, dv)
+    return fit
 
 
 def accuracy_model(used: pd.DataFrame, factors: list[str]):
@@ -70,11 +123,12 @@ def accuracy_model(used: pd.DataFrame, factors: list[str]):
                                   if separated else ""))
 
 
-def figures(trials, rating_measures, factors, qc, has_judgement) -> dict:
-    """The report's figures as data URIs by name."""
+def figures(trials, rating_measures, scopes, qc, has_judgement) -> dict:
+    """The report's figures as data URIs by name (each rating over the factors of its scope)."""
     from . import figures as fig
 
-    out = {"ratings": fig.ratings_plot(trials, rating_measures, factors)} if rating_measures else {}
+    out = {"ratings": fig.ratings_plot(trials, rating_measures, {m: scopes[m].factors for m in rating_measures})} \
+        if rating_measures else {}
     rt_measures = rating_measures + (["judgement"] if has_judgement else [])
     out["rt"] = fig.rt_plot(trials, rt_measures)
     if rating_measures and trials["stimulus_id"].astype(str).replace("", np.nan).notna().any():
@@ -109,13 +163,16 @@ def summary(data, qc, factors, tables, fits, rating_measures, rt_formulas, per_m
         entry["anova_pain"] = _row(tables.get(f"anova_{key}"), "term", "pain")
         entry["dz"] = _row(tables.get(f"effect_sizes_{key}"), "cell", "all")
         entry["anova_left_out"] = extra["anova_left_out"]
+        entry["scope_note"] = extra["scope"].note
+        entry["not_estimable"] = extra["not_estimable"]
         measures.append(entry)
     counts = qc.trial_counts
     trial_exclusion = {}
     for measure in qc.measures:
-        part = counts[(counts["measure"] == measure) & ~counts["reason"].isin(["kept", "participant excluded"])]
-        kept_people = (~qc.trials["participant"].isin(qc.excluded_participants)).sum()
-        trial_exclusion[measure] = 100.0 * part["n"].sum() / max(len(qc.trials), 1) if kept_people else 0.0
+        part = counts[(counts["measure"] == measure) & ~counts["reason"].isin(["kept", "participant excluded"])
+                      & ~counts["reason"].str.startswith("not asked")]
+        n_asked = int(qc.trials[f"asked_{measure}"].sum())
+        trial_exclusion[measure] = 100.0 * part["n"].sum() / n_asked if n_asked else 0.0
     if multi:
         note = (f"for effects involving {', '.join(multi)} (more than two levels) Greenhouse–Geisser corrected p "
                 f"values are reported; effects of two-level factors have one numerator df, so sphericity holds "

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
+from .estimable import no_variation
+
 __all__ = ["rm_anova"]
 
 
@@ -30,7 +32,8 @@ def _gg_epsilon(wide: np.ndarray, levels: list[int], effect: list[int]) -> float
     if q == 1:
         return 1.0
     S = np.cov(wide @ M, rowvar=False)
-    return float(np.trace(S) ** 2 / (q * np.trace(S @ S)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.trace(S) ** 2 / (q * np.trace(S @ S)))
 
 
 def _contrast_matrix(levels: list[int], effect: list[int]) -> np.ndarray:
@@ -53,10 +56,21 @@ def _univariate(wide: np.ndarray, levels: list[int], factors: list[str]) -> pd.D
             ss_effect = n * float(mean @ mean)
             ss_error = float(((T - mean) ** 2).sum())
             df1, df2 = q, q * (n - 1)
-            F = (ss_effect / df1) / (ss_error / df2) if ss_error > 0 else np.inf
+            F = (ss_effect / df1) / (ss_error / df2) if ss_error > 0 else np.nan   # nil error: not estimable
             rows.append((":".join(factors[i] for i in effect), float(df1), float(df2), F,
                          float(stats.f.sf(F, df1, df2))))
     return pd.DataFrame(rows, columns=["term", "num_df", "den_df", "F", "p"])
+
+
+def _error_free_terms(wide: np.ndarray, levels: list[int], factors: list[str]) -> set:
+    """Terms whose error sum of squares is nil (every participant's contrast scores alike): not estimable."""
+    out = set()
+    for r in range(1, len(factors) + 1):
+        for effect in itertools.combinations(range(len(factors)), r):
+            T = wide @ _contrast_matrix(levels, list(effect))
+            if no_variation(float(((T - T.mean(axis=0)) ** 2).sum()), wide):
+                out.add(":".join(factors[i] for i in effect))
+    return out
 
 
 def rm_anova(means: pd.DataFrame, dv: str, factors: list[str], subject: str = "participant", *,
@@ -65,12 +79,13 @@ def rm_anova(means: pd.DataFrame, dv: str, factors: list[str], subject: str = "p
 
     ``method``: "contrasts" (default, the module's algebra) or "statsmodels" (AnovaRM).
     Returns ``(table, left_out)``: a DataFrame with term, num_df, den_df, F, p, eta_p2
-    (partial η² = F·df1 / (F·df1 + df2)), gg_epsilon, p_gg; and the participants left
-    out for an incomplete design.
+    (partial η² = F·df1 / (F·df1 + df2)), gg_epsilon, p_gg and note; and the participants
+    left out for an incomplete design. A term whose error sum of squares is nil (relative
+    to the data, ``analysis.estimable``) gets no F, p or η² and the note "not estimable".
     """
     if method not in ("contrasts", "statsmodels"):
         raise ValueError(f"'method' must be 'contrasts' or 'statsmodels' (got {method!r})")
-    cols = ["term", "num_df", "den_df", "F", "p", "eta_p2", "gg_epsilon", "p_gg"]
+    cols = ["term", "num_df", "den_df", "F", "p", "eta_p2", "gg_epsilon", "p_gg", "note"]
     if not factors:
         return pd.DataFrame(columns=cols), []
     n_cells = int(np.prod([means[f].nunique() for f in factors]))
@@ -89,14 +104,19 @@ def rm_anova(means: pd.DataFrame, dv: str, factors: list[str], subject: str = "p
                                                               "Den DF": "den_df", "Pr > F": "p"})
     else:
         table = _univariate(wide.to_numpy(float), levels, list(factors))
+    degenerate = _error_free_terms(wide.to_numpy(float), levels, list(factors))
     eps, p_gg = [], []
     for row in table.itertuples():
         effect = [factors.index(f) for f in row.term.split(":")]
-        e = _gg_epsilon(wide.to_numpy(float), levels, effect)
+        e = np.nan if row.term in degenerate else _gg_epsilon(wide.to_numpy(float), levels, effect)
         eps.append(e)
         p_gg.append(float(stats.f.sf(row.F, row.num_df * e, row.den_df * e)))
     table["eta_p2"] = table["F"] * table["num_df"] / (table["F"] * table["num_df"] + table["den_df"])
     table["gg_epsilon"] = eps
     table["p_gg"] = p_gg
+    table["note"] = ""
+    bad = table["term"].isin(degenerate)
+    table.loc[bad, ["F", "p", "eta_p2", "p_gg"]] = np.nan
+    table.loc[bad, "note"] = "not estimable: no error variance (every participant's contrast scores are alike)"
     return table[cols], left_out
 

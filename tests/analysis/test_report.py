@@ -239,7 +239,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path, capsys, monkeypatch):
         for step in ("read", "qc", "figures"):
             if progress is not None:
                 progress(step)
-        return SimpleNamespace(data=SimpleNamespace(warnings=[]), fits={}, paths=[out])
+        return SimpleNamespace(data=SimpleNamespace(warnings=[]), qc=SimpleNamespace(warnings=[]), fits={}, paths=[out])
 
     monkeypatch.setattr(analysis.report, "build_report", fake_build)
     assert main(["-q", "report", str(tmp_path), "-o", str(tmp_path / "a.html")]) == 0
