@@ -66,7 +66,9 @@ def _event_label(event):
         lo, hi = event.duration_s
         return f"{event.event} {lo:g} s" if lo == hi else f"{event.event} {lo:g}–{hi:g} s"
     if event.event == "rating":
-        return f"rating:{event.name} ({event.scale} {event.range[0]:g}–{event.range[1]:g})"
+        when = "; ".join(f"{f} {'/'.join(v)}" for f, v in event.asked_when.items())
+        return (f"rating:{event.name} ({event.scale} {event.range[0]:g}–{event.range[1]:g}"
+                + (f"; only when {when}" if when else "") + ")")
     return "judgement"
 
 
