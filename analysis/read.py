@@ -286,7 +286,8 @@ def read_trials(paths, *, allow_mixed_protocols: bool = False, include_practice:
     except (DataFileError, SessionError) as exc:
         raise TrialDataError(str(exc)) from None
     dropped += notes
-    files = [f for f in files if str(f) in {fr["source_file"].iat[0] for fr in frames}]
+    kept = {frame["source_file"].iat[0] for frame in frames}
+    files = [f for f in files if str(f) in kept]
     _check_protocols(frames, allow_mixed_protocols)
     rating_sets = [{m["name"] for c in f.columns if (m := RATING.match(c)) and not m["rt"]} for f in frames]
     ratings = sorted(set.intersection(*rating_sets))
