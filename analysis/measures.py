@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["FACTORS", "Measure", "answered_cells", "asked_trials", "declared_asked", "describe_asked", "factors_present", "measure_factors"]
+__all__ = ["FACTORS", "Measure", "answered_cells", "asked_trials", "declared_asked", "describe_asked",
+           "factors_present", "measure_factors"]
 
 FACTORS = ("pain", "perspective", "group", "stimulus_type")
 

@@ -275,7 +275,8 @@ def protocol_power(protocol, participants=(20, 30, 40), n_sims=200, *, rating=No
                 f"then a linear mixed model starting from {start} and simplified while singular (zero correlations, "
                 f"drop zero-variance terms or the smallest slope, restore correlations), Satterthwaite p < {alpha:g}")
     return PowerResult(table=_power_table(outcomes, terms, alpha), models=models, rating=rating, start_formula=start,
-                       analysis=sentence, params={"alpha": alpha, "n_sims": int(n_sims), "effects": dict(effects or {})})
+                       analysis=sentence,
+                       params={"alpha": alpha, "n_sims": int(n_sims), "effects": dict(effects or {})})
 
 
 def _start_formula(sample, measure, measures, config, slopes) -> str:

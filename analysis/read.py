@@ -182,8 +182,9 @@ def _duplicates(data: pd.DataFrame, dropped: list, warnings: list) -> pd.DataFra
                     f"session {row['session']:g} with different values ({differ[0]}: {_shown(first[differ[0]])} vs "
                     f"{_shown(row[differ[0]])}); keep the right one and delete the other")
             dropped.append((row["source_file"], int(row["source_line"]),
-                            f"a duplicated row: an exact repeat of trial {row['trial']:g} (participant {row['participant']}, session "
-                            f"{row['session']:g}) at line {first['source_line']}; left out"))
+                            f"a duplicated row: an exact repeat of trial {row['trial']:g} (participant "
+                            f"{row['participant']}, session {row['session']:g}) at line {first['source_line']}; "
+                            f"left out"))
     n_dup = int(repeated.sum() - groups.ngroups)
     warnings.append(f"{n_dup} duplicated trial row{'s' if n_dup > 1 else ''} left out (exact repeats; the first "
                     f"copy of each trial is kept)")

@@ -287,7 +287,8 @@ class _Builder:
         self.tables["judgement_accuracy"] = cell_descriptives(used, "accuracy", factors, proportion=True)
         fit, why_not = sections.accuracy_model(used, factors) if "accuracy" in self.models else (None, None)
         if why_not:
-            self.tables["accuracy_model_note"] = pd.DataFrame({"model": ["judgement accuracy"], "not_fitted": [why_not]})
+            self.tables["accuracy_model_note"] = pd.DataFrame({"model": ["judgement accuracy"],
+                                                               "not_fitted": [why_not]})
         if fit is not None:
             self.fits["judgement_accuracy"] = fit
             self.tables["glmm_fixed_judgement_accuracy"] = fit.result.fixed

@@ -153,8 +153,9 @@ def _fit_tables(fit, key, tables) -> str:
 
 
 def _models_section(tables, fits, data, summary) -> str:
-    parts = [_scope_notes(summary), _p("Effect coding: pain, self, out-group and hand = +0.5, their other levels −0.5, so a coefficient "
-                "is the difference between the levels and the intercept is the grand mean of the cells.")]
+    coding = _p("Effect coding: pain, self, out-group and hand = +0.5, their other levels −0.5, so a coefficient "
+                "is the difference between the levels and the intercept is the grand mean of the cells.")
+    parts = [_scope_notes(summary), coding]
     if not fits:
         return "".join(parts[:1]) + _p("No mixed model was fitted (none requested, or none estimable).")
     for r in data.ratings:
