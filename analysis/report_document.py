@@ -38,7 +38,7 @@ def _data_section(data, qc, tables) -> str:
     c = qc.config
     rows = [("anticipation_s", f"RT < {c.anticipation_s:g} s", SOURCES["anticipation_s"]),
             ("rt_z", f"|z| > {c.rt_z:g} on log RT within participant", SOURCES["rt_z"]),
-            ("max_missing", f"more than {c.max_missing:.0%} of main trials missing", SOURCES["max_missing"]),
+            ("max_missing", f"more than {c.max_missing:.0%} of the trials asking a measure unanswered", SOURCES["max_missing"]),
             ("min_accuracy", f"judgement accuracy below {c.min_accuracy:.0%}", SOURCES["min_accuracy"]),
             ("exclude_incomplete", "yes" if c.exclude_incomplete else "no", SOURCES["exclude_incomplete"]),
             ("duration_tolerance_s", f"{c.duration_tolerance_s * 1000:.1f} ms; trials excluded for timing: "
