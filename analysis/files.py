@@ -38,6 +38,9 @@ class DataFiles:
 
         Raises ``DataFileError`` for a named file that is not a trial CSV, or when there is none.
         """
+        empty = next((f for f in self.other_named if Path(f).stat().st_size == 0), None)
+        if empty is not None:
+            raise DataFileError(f"{empty}: the file is empty; a trial CSV has a header and one row per trial")
         if self.other_named:
             missing = missing_columns(self.other_named[0])
             raise DataFileError(f"{self.other_named[0]}: required column '{missing[0]}' is missing, so this is not "
@@ -58,9 +61,11 @@ class DataFiles:
 
 
 def _header(path: Path) -> set:
+    """The column names of the file's first line (only that line is decoded)."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            return {h.strip() for h in next(csv.reader([fh.readline()]), [])}
+        with open(path, "rb") as fh:
+            line = fh.readline(1 << 20).decode("utf-8-sig")
+        return {h.strip() for h in next(csv.reader([line]), [])}
     except (OSError, UnicodeDecodeError, csv.Error):
         return set()
 

@@ -232,7 +232,11 @@ def apply_qc(data, config: QcConfig | None = None) -> QcResult:
         rows.append({"participant": participant, "n_trials": n, "missing_rate": missing_rate,
                      "accuracy": accuracy, "complete": bool(complete), "excluded": bool(reasons),
                      "reason": "; ".join(reasons)})
-    participants = pd.DataFrame(rows)
+    for participant in sorted(set(complete_by) - set(counts.index)):   # sessions without a main trial
+        rows.append({"participant": participant, "n_trials": 0, "missing_rate": np.nan, "accuracy": np.nan,
+                     "complete": False, "excluded": True,
+                     "reason": f"no main trials (incomplete session: {complete_by[participant][1]})"})
+    participants = pd.DataFrame(rows).sort_values("participant", kind="stable").reset_index(drop=True)
     out_people = set(participants.loc[participants["excluded"], "participant"])
     kept_person = ~trials["participant"].isin(out_people)
     count_rows = []

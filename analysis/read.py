@@ -46,6 +46,7 @@ LEVELS = {
     "perspective": ("self", "other", "none"),
     "stimulus_type": ("face", "hand", "cue"),
 }
+OPTIONAL_LEVELS = ("group", "perspective", "stimulus_type")   # empty = the factor is not in the design
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 RATING = re.compile(r"^rating_(?P<name>.+?)(?P<rt>_rt_s)?$")
 IDENTITY = ("participant", "session", "trial")
@@ -137,11 +138,12 @@ def _typed(frame: pd.DataFrame, ratings: list) -> pd.DataFrame:
         if column not in frame.columns:
             continue
         raw = frame[column].str.strip()
-        bad = ~raw.isin(allowed + ("",))
+        optional = column in OPTIONAL_LEVELS
+        bad = ~raw.isin(allowed + (("",) if optional else ()))
         if bad.any():
             i = bad.idxmax()
-            raise TrialDataError(f"{_where(frame, i, column)}: {raw[i]!r} is not one of {', '.join(allowed)} "
-                                 f"(or empty)")
+            raise TrialDataError(f"{_where(frame, i, column)}: {raw[i]!r} is not one of {', '.join(allowed)}"
+                                 + (" (or empty)" if optional else " (every row needs one)"))
         frame[column] = raw.replace("", "none") if column in ("group", "perspective") else raw
     for column in ("participant", "stimulus_id"):
         if column in frame.columns:

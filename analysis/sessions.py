@@ -55,12 +55,18 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _has_sidecar(file) -> bool:
+    side = sidecar_path(file)
+    return side is not None and side.is_file()
+
+
 def unique_files(frames: list, notes: list) -> list:
     """Drop byte-identical copies among ``frames`` (one per file); refuse one session in two files.
 
-    ``frames`` are DataFrames with ``participant``, ``session`` and ``source_file``.
+    ``frames`` are DataFrames with ``participant``, ``session`` and ``source_file``. Of two
+    identical copies the one with a sidecar is read (else the first).
     """
-    owner, digests, kept = {}, {}, []
+    owner, digests, kept = {}, {}, {}
     for frame in frames:
         file = frame["source_file"].iat[0]
         sessions = set(zip(frame["participant"].str.strip(), frame["session"].str.strip()))
@@ -68,6 +74,11 @@ def unique_files(frames: list, notes: list) -> list:
         if clash is not None:
             digests.setdefault(clash, _digest(clash))
             if _digest(file) == digests[clash]:
+                if _has_sidecar(file) and not _has_sidecar(clash):   # keep the original, list the copy
+                    del kept[clash]
+                    kept[file] = frame
+                    owner.update({s: file for s, f in owner.items() if f == clash})
+                    file, clash = clash, file
                 notes.append((file, "", f"an identical copy of {clash}; read once"))
                 continue
             participant, session = next(s for s in sorted(sessions) if owner.get(s) == clash)
@@ -75,8 +86,8 @@ def unique_files(frames: list, notes: list) -> list:
                                f"different trials; one session belongs in one file (give a different participant ID "
                                f"or session number, or leave one file out)")
         owner.update({s: file for s in sessions})
-        kept.append(frame)
-    return kept
+        kept[file] = frame
+    return list(kept.values())
 
 
 def _status_note(status, complete, n_rows, planned):

@@ -359,10 +359,10 @@ def case_blank_pain_without_sidecars(corpus, folder):
 
 @case
 def case_blank_pain_with_sidecars(corpus, folder):
-    """The same with the sidecars: exit 2, '' is not a level of this protocol's pain."""
+    """The same with the sidecars: exit 2, an empty pain is refused by the contract (every row needs one)."""
     data, file, line = _one_value(corpus, folder, "pain", "")
-    return Expect([data], 2, stderr=[f"{file}, line {line}, column 'pain': '' is not a level of this protocol's pain "
-                                     f"(levels: pain, neutral)"])
+    return Expect([data], 2, stderr=[f"{file}, line {line}, column 'pain': '' is not one of pain, neutral "
+                                     f"(every row needs one)"])
 
 
 # ------------------------------------------------------------------ sessions, files and duplicates
@@ -908,31 +908,7 @@ def case_fit_out_of_range(corpus, folder):
 
 
 # ------------------------------------------------------------------ the test
-XFAIL = {
-    "identical_copy_sorting_first": pytest.mark.xfail(strict=True, reason=(
-        "analysis.sessions.unique_files keeps the first of two byte-identical files in name order, so a sidecar-less "
-        "copy (…_backup_data.csv) displaces the original: the session loses its sidecar (status, planned trials; "
-        "completeness judged against the largest session) and the original is listed as the copy")),
-    "not_utf8_first_row": pytest.mark.xfail(strict=True, reason=(
-        "analysis.files._header swallows UnicodeDecodeError, so a trial CSV with a non-UTF-8 byte in its first 8 KB "
-        "is taken for a non-trial CSV and silently skipped (listed under 'CSV files not read'); the participant "
-        "vanishes from the analysis with exit 0")),
-    "empty_file_named": pytest.mark.xfail(strict=True, reason=(
-        "a 0-byte file named on the command line is refused as \"required column 'participant' is missing, so this "
-        "is not a trial CSV\"; read._read_one's 'the file is empty' message is unreachable")),
-    "blank_block_kind": pytest.mark.xfail(strict=True, reason=(
-        "read.LEVELS accepts an empty block_kind, so the row is neither main nor practice and is silently left out "
-        "(sim001 analysed with 63 main trials, complete, nothing in dropped_rows, exit 0)")),
-    "blank_pain_without_sidecars": pytest.mark.xfail(strict=True, reason=(
-        "read.LEVELS accepts an empty pain; without sidecars nothing else checks it, so the row forms a phantom "
-        "design cell with pain '' in the descriptives (exit 0)")),
-    "practice_only_participant": pytest.mark.xfail(strict=True, reason=(
-        "a participant with practice trials only is absent from the exclusions table and the participant counts "
-        "(the report says 3 participants, none excluded) though its session is read and incomplete")),
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=XFAIL[n]) if n in XFAIL else n for n in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_case(name, corpus, tmp_path, capsys):
     """Each case's exit code, stderr and tables, and its inputs unchanged."""
     folder = tmp_path / "case"
