@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings as _warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,12 +18,12 @@ from scipy import optimize
 from .design_matrices import build_design
 from .formula import parse_formula
 from .lmm_result import LmmResult
-from .lmm_start import moment_start, newton_steps
+from .lmm_start import mapped_start, moment_start, newton_steps
 from .pls import PLSProblem
-from .pls_gradient import deviance_gradient
+from .pls_gradient import deviance_gradient, interior
 from .satterthwaite import Satterthwaite
 
-__all__ = ["fit_lmm"]
+__all__ = ["convergence_checkable", "fit_lmm", "with_satterthwaite"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,15 @@ CONVERGENCE_TOL = 2e-3  # lme4's check on the Newton step H⁻¹g at the optimum
 KKT_TOL = 1e-2  # |∂criterion/∂θ| (deviance units) treated as zero at a boundary optimum
 GRADIENT_OFFSET = 1e-6  # where a bounded θ element at its bound takes the analytic gradient
 BOUNDARY_NUDGE = 0.05  # where the check of a singular fit restarts the bounded θ elements
+LBFGS_MEMORY = 30  # L-BFGS-B's stored corrections: about every step, for the models' 2-30 parameters
 
 
 def _objective(problem: PLSProblem, reml: bool, count: list):
-    """Criterion and gradient at θ: analytic where it applies (at a bound: just inside it), else forward differences."""
+    """Criterion and gradient at θ: analytic where it applies, else forward differences.
+
+    On a bound the analytic gradient is exact for scalar terms (0 there) and otherwise taken
+    just inside the bound.
+    """
     def f(theta):
         count[0] += 1
         try:
@@ -44,7 +50,7 @@ def _objective(problem: PLSProblem, reml: bool, count: list):
         value = problem.criterion(state, reml)
         if not np.isfinite(value):
             return np.inf, np.zeros_like(theta)
-        grad = deviance_gradient(problem, state, reml)
+        grad = deviance_gradient(problem, state, reml, zero_scalars=True)
         if grad is None and np.any(at_bound := (problem.lower == 0) & (theta < GRADIENT_OFFSET)):
             # the criterion is smooth across the bound; its analytic formulas divide by the
             # diagonal of Λ, so at a boundary they are taken a hair inside it
@@ -91,7 +97,8 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
 
     From a moment-based start and a few Newton steps (when they apply), bounded L-BFGS-B
     with the analytic gradient (lme4's bounds: diagonals of Λ ≥ 0), checked by bounded
-    Nelder–Mead when it fails or ends non-finite. A fit that ends on a bound is checked
+    Nelder–Mead when it fails or ends non-finite (a failed line search where the
+    first-order conditions hold is a success). A fit that ends on a bound is checked
     by the optimality (KKT) conditions — forward derivatives of the bounded elements
     non-negative, the free ones near zero — and, when they fail, by a second
     gradient-based optimiser (TNC) started just off the bound.
@@ -116,7 +123,7 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
                 if reached is not None:
                     start = reached
         best = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                                 options={"ftol": 1e-13, "gtol": 1e-5, "maxiter": 2000})
+                                 options={"ftol": 1e-13, "gtol": 1e-5, "maxiter": 2000, "maxcor": LBFGS_MEMORY})
         used = "L-BFGS-B"
         on_bound = np.any((lower == 0) & (best.x <= 1e-6))
         if on_bound and best.success and np.isfinite(best.fun) and not _kkt_holds(objective, best.x, lower):
@@ -127,6 +134,9 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
                                       options={"ftol": 1e-13, "gtol": 1e-6, "maxfun": 2000})
             if np.isfinite(check.fun) and check.fun < best.fun - 1e-8:
                 best, used = check, "L-BFGS-B, then TNC"
+        elif not best.success and np.isfinite(best.fun) and _kkt_holds(objective, best.x, lower):
+            # a line search that fails where the criterion no longer falls by more than its rounding
+            best.success, used = True, "L-BFGS-B (first-order conditions hold)"
         elif not best.success or not np.isfinite(best.fun):
             check = optimize.minimize(f, best.x if np.isfinite(best.fun) else start, method="Nelder-Mead",
                                       bounds=bounds, options={"xatol": 1e-8, "fatol": 1e-10, "maxfev": 20000,
@@ -140,6 +150,15 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
     return theta, float(best.fun), bool(best.success), f"{used}: {best.message}", count[0]
 
 
+def _best_start(problem: PLSProblem, reml: bool, start_from) -> np.ndarray:
+    """Of lme4's start, the moment-based one and those from ``start_from`` (see ``fit_lmm``), the lowest criterion's."""
+    given = start_from if isinstance(start_from, (list, tuple)) else [start_from]
+    starts = [mapped_start(problem, s) if isinstance(s, LmmResult) else np.asarray(s, dtype=float) for s in given]
+    moments = moment_start(problem)
+    starts += [problem.theta0] + ([] if moments is None else [moments])
+    return min(starts, key=lambda theta: problem.deviance(theta, reml))
+
+
 def _kkt_holds(objective, theta, lower, tol=KKT_TOL) -> bool:
     """Whether θ on a bound is a constrained minimum to first order (gradient from ``objective``)."""
     value, grad = objective(theta)
@@ -150,7 +169,7 @@ def _kkt_holds(objective, theta, lower, tol=KKT_TOL) -> bool:
 
 
 def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: dict | None = None,
-            satterthwaite: bool = True, start=None, verbose=None) -> LmmResult:
+            satterthwaite: bool = True, start=None, verbose=None, start_from=None) -> LmmResult:
     """Fit a linear mixed model written as an lme4 formula, by (RE)ML.
 
     Model: the formula in lme4 notation, e.g.
@@ -181,6 +200,14 @@ def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: d
         Starting θ (lme4's order); default 1 on the diagonals, 0 elsewhere.
     verbose : bool, optional
         Log the optimisation summary at INFO level.
+    start_from : LmmResult or array-like, or a list of them, optional
+        Candidate starts (ignored when ``start`` is given): a fit of another random
+        structure on the same data, whose relative covariances are matched to this model's
+        terms by grouping factor and column name (``lmm_start.mapped_start``), or a θ of
+        this model (a NumPy array), e.g. its optimum on another data set of the same
+        design. With lme4's and the moment-based start they compete on the criterion, and
+        the optimiser starts from the best (no Newton steps). Warm starts change the answer only within optimiser
+        noise.
 
     Returns
     -------
@@ -195,7 +222,7 @@ def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: d
         one-level grouping factor, an all-missing column or rank-deficient fixed effects.
     """
     with _one_blas_thread():
-        return _fit(data, formula, reml, contrasts, satterthwaite, start, verbose)
+        return _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_from)
 
 
 _CONTROLLER = []
@@ -214,12 +241,14 @@ def _one_blas_thread():
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
-def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmResult:
+def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_from=None) -> LmmResult:
     parsed = parse_formula(formula)
     if not parsed.random:
         raise ValueError(f"formula {formula!r} has no random term such as (1 | group); fit_lmm needs at least one")
     rows, y, fixed, blocks = build_design(data, parsed, contrasts)
     problem = PLSProblem(y, fixed.X, blocks)
+    if start_from is not None and start is None:
+        start = _best_start(problem, reml, start_from)
     theta, crit, success, message, n_eval = _minimise(problem, reml, start)
     state = problem.evaluate(theta)
     crit = problem.criterion(state, reml)
@@ -233,14 +262,6 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmRe
     if singular:
         notes.append("boundary (singular) fit: a variance is (near) zero or a correlation is ±1; "
                      "see isSingular in lme4")
-    satt = Satterthwaite(problem, theta, sigma, reml) if satterthwaite else None
-    scaled = _scaled_gradient(problem, state, satt, reml) if satt is not None else None
-    if scaled is not None and scaled > CONVERGENCE_TOL:
-        success = False
-        notes.append(f"model failed to converge: max|scaled gradient| = {scaled:.3g} (tolerance {CONVERGENCE_TOL})")
-    if satt is not None and not satt.positive_definite:
-        notes.append("the Hessian of the deviance over (θ, σ) is not positive definite; "
-                     "Satterthwaite df may be unreliable")
     for note in notes:
         logger.warning("%s: %s", formula, note)
     if verbose:
@@ -249,10 +270,61 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose) -> LmmRe
     for k, b in enumerate(modes):
         blk = blocks[k]
         fitted = fitted + np.einsum("ij,ij->i", blk.M, b[blk.codes])
-    return LmmResult(
+    result = LmmResult(
         formula=formula, reml=reml, contrasts=dict(contrasts or {}), data=data, rows=rows,
         fixed_design=fixed, blocks=blocks, theta=theta, beta=beta, sigma=sigma, criterion=float(crit),
         vcov=sigma ** 2 * problem.rx_inverse(state), modes=modes, fitted=fitted, residuals=y - fitted,
         converged=success, singular=singular, optimizer_message=message, n_evaluations=n_eval,
-        warnings=notes, satterthwaite=satt, n_theta=problem.n_theta, theta_slices=problem.theta_slices,
+        warnings=notes, satterthwaite=None, n_theta=problem.n_theta, theta_slices=problem.theta_slices,
+        _problem=problem,
     )
+    return _complete(result) if satterthwaite else result
+
+
+def with_satterthwaite(result: LmmResult) -> LmmResult:
+    """Complete a fit made with ``satterthwaite=False`` as ``fit_lmm`` completes it by default.
+
+    Adds the Satterthwaite df and lme4's convergence check (the scaled gradient, which needs
+    the same Hessian), with their warnings; ``converged`` may turn False. The result is the
+    one ``fit_lmm(..., satterthwaite=True)`` returns for the same fit.
+
+    Parameters
+    ----------
+    result : LmmResult
+        From ``fit_lmm``; returned as it is when it already has Satterthwaite df.
+
+    Returns
+    -------
+    LmmResult
+    """
+    if result.satterthwaite is not None:
+        return result
+    if result._problem is None:
+        raise ValueError("this result does not keep its fitted problem; refit with fit_lmm")
+    with _one_blas_thread():
+        return _complete(result)
+
+
+def convergence_checkable(result: LmmResult) -> bool:
+    """Whether lme4's scaled-gradient check applies to a fit (an analytic gradient at its θ).
+
+    Only then can :func:`with_satterthwaite` change ``converged``.
+    """
+    return interior(result._problem, result.theta)
+
+
+def _complete(result: LmmResult) -> LmmResult:
+    """Satterthwaite df and the convergence check added to a fit (see :func:`with_satterthwaite`)."""
+    problem, theta, reml = result._problem, result.theta, result.reml
+    satt = Satterthwaite(problem, theta, result.sigma, reml)
+    scaled = _scaled_gradient(problem, problem.evaluate(theta), satt, reml)
+    notes, converged = [], result.converged
+    if scaled is not None and scaled > CONVERGENCE_TOL:
+        converged = False
+        notes.append(f"model failed to converge: max|scaled gradient| = {scaled:.3g} (tolerance {CONVERGENCE_TOL})")
+    if not satt.positive_definite:
+        notes.append("the Hessian of the deviance over (θ, σ) is not positive definite; "
+                     "Satterthwaite df may be unreliable")
+    for note in notes:
+        logger.warning("%s: %s", result.formula, note)
+    return replace(result, satterthwaite=satt, converged=converged, warnings=result.warnings + notes)

@@ -53,6 +53,7 @@ class LmmResult:
     satterthwaite: object = field(repr=False)
     n_theta: int = 0
     theta_slices: list = field(default_factory=list, repr=False)
+    _problem: object = field(default=None, repr=False, compare=False)  # the PLS problem, for completing a fit
 
     # ----------------------------------------------------------- counts
     @property

@@ -1,16 +1,21 @@
-"""A moment-based starting value of θ and a few Newton steps from it, before the bounded optimiser.
+"""Starting values of θ: moment-based (with a few Newton steps from it) or mapped from a previous fit.
 
 For each random term, the per-level least-squares fits b̂_j of the OLS residuals on the
 term's columns give, after subtracting their sampling noise σ²G_j⁻¹, a rough estimate
 of the term's covariance; divided by a within-level residual variance and factored, it
 gives θ. The estimate ignores the other terms (crossed effects inflate it a little); it is
 only a start, and the caller keeps lme4's default start when this one is worse.
+
+A previous fit of another random structure on the same data (the step before in a
+selection) gives a start too: its relative covariances, restricted to this model's terms.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["moment_start"]
+__all__ = ["mapped_start", "moment_start", "off_bounds"]
+
+NUDGE = 0.05  # where a start puts a variance factor that is (near) its bound of 0
 
 
 def _term_moments(G, r):
@@ -32,7 +37,9 @@ def moment_start(problem) -> np.ndarray | None:
     except np.linalg.LinAlgError:
         return None
     ee = K[-1, -1] - 2 * beta @ Xty + beta @ XtX @ beta
-    moments = {problem.pivot: _term_moments(problem.G, problem.Zy1 - problem.ZX1 @ beta)}
+    r1 = problem.Zy1 - problem.ZX1 @ beta
+    moments = {k: _term_moments(problem.G[:, cols, cols], r1[:, cols])  # each of the pivot's terms on its own
+               for k, cols in zip(problem.pivot_terms, problem.pivot_columns)}
     off = 0
     for k in problem.rest:
         blk, size = problem.blocks[k], problem.sizes[k]
@@ -108,3 +115,36 @@ def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 5):
         if remaining <= 1e-12 * max(abs(value), 1.0):
             return theta
     return theta
+
+
+def off_bounds(problem, theta: np.ndarray, nudge: float = NUDGE) -> np.ndarray:
+    """θ with every bounded (diagonal) element below ``nudge`` raised to it.
+
+    A variance factor of exactly 0 is a stationary point of the criterion (which depends on
+    it only through its square), so an optimiser started there would never leave it.
+    """
+    return np.where((problem.lower == 0) & (theta < nudge), nudge, theta)
+
+
+def mapped_start(problem, previous) -> np.ndarray:
+    """θ for ``problem`` from the relative covariances of ``previous``, a fit on the same data.
+
+    Each term gets the previous relative covariance (Σ/σ²) of its columns, matched by
+    grouping factor and column name: zero between columns that were in different terms, 1
+    on the diagonal for a column ``previous`` did not have. It is factored (eigenvalues
+    floored, as in :func:`moment_start`) and moved off the bounds by :func:`off_bounds`.
+    """
+    cov = {}
+    for k, blk in enumerate(previous.blocks):
+        S = previous.covariance(k) / previous.sigma ** 2
+        for i, a in enumerate(blk.names):
+            for j, b in enumerate(blk.names):
+                cov[blk.factor, a, b] = S[i, j]
+    theta = np.empty(problem.n_theta)
+    for k, blk in enumerate(problem.blocks):
+        S = np.array([[cov.get((blk.factor, a, b), float(a == b)) for b in blk.names] for a in blk.names])
+        values, vectors = np.linalg.eigh(S)
+        T = np.linalg.cholesky((vectors * np.maximum(values, 1e-8)) @ vectors.T)
+        r, c = problem.tri[k]
+        theta[problem.theta_slices[k]] = T[r, c]
+    return off_bounds(problem, theta)

@@ -117,10 +117,11 @@ def maximal_random(data: pd.DataFrame, factors: list[str], stimulus: bool = True
 
 def _variance(result, factor, term):
     """Variance of ``term`` on grouping ``factor``; ``||`` terms are the groups 'factor', 'factor.1', …."""
-    rnd = result.random
-    on_factor = (rnd["group"] == factor) | rnd["group"].str.startswith(f"{factor}.")
-    row = rnd[on_factor & (rnd["term1"] == term) & rnd["term2"].isna()]
-    return float(row["vcov"].iloc[0]) if len(row) else 0.0
+    for k, blk in enumerate(result.blocks):  # the first match in the order of ``result.random``
+        if (blk.group == factor or blk.group.startswith(f"{factor}.")) and term in blk.names:
+            i = blk.names.index(term)
+            return float(result.covariance(k)[i, i])
+    return 0.0
 
 
 def _simpler(part: RandomPart, result) -> RandomPart | None:
@@ -143,24 +144,52 @@ def _simpler(part: RandomPart, result) -> RandomPart | None:
 
 
 def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slopes="maximal",
-                       stimulus: bool = True, fit=None) -> ModelFit:
+                       stimulus: bool = True, fit=None, warm: dict | None = None) -> ModelFit:
     """Fit the starting random structure and simplify by the module's rule while the fit is singular.
 
-    ``slopes`` is ``"maximal"`` (the default: :func:`maximal_random`) or the participant
-    slopes to start from, with stimulus intercepts only.
+    Parameters
+    ----------
+    data : DataFrame
+        Trials.
+    dv : str
+        The response column.
+    factors : list of str
+        The design factors that vary in the data.
+    slopes : "maximal" or sequence of str
+        ``"maximal"`` (the default: :func:`maximal_random`) or the participant slopes to
+        start from, with stimulus intercepts only.
+    stimulus : bool
+        Whether stimulus random effects may enter.
+    fit : callable, optional
+        Another engine (e.g. ``fit_glmm``), called as ``fit(data, formula, contrasts=...)``
+        for every candidate. The default, ``fit_lmm``, computes Satterthwaite df only for the
+        model kept: a singular candidate is never reported, and a candidate is completed
+        earlier only when lme4's convergence check applies to it, so that ``steps`` records
+        the same ``converged`` as full fits do.
+    warm : dict, optional
+        Default engine only. A dict the caller keeps across studies of one design (the same
+        rows and factor columns, responses differing, as in a power simulation): it holds
+        the optimum θ of every formula fitted, where the next study's fit of that formula
+        starts, and the starting structure found for the design. Answers do not depend on
+        it beyond optimiser noise.
+
+    Returns
+    -------
+    ModelFit
     """
-    if fit is None:
-        from .lmm import fit_lmm as fit
-    if isinstance(slopes, str) and slopes == "maximal":
-        part = maximal_random(data, factors, stimulus)
-    else:
-        chosen = tuple(s for s in slopes if s in factors)
-        part = RandomPart(chosen, (), stimulus and _stimuli_sampled(data), correlated=True)
-    steps = []
+    engine = fit is None
+    part = _starting_part(data, factors, slopes, stimulus, warm if engine else None)
+    steps, fitted = [], {}
 
     def attempt(candidate):
         formula = model_formula(dv, factors, candidate)
-        result = fit(data, formula, contrasts=DESIGN_CONTRASTS)
+        if not engine:
+            result = fit(data, formula, contrasts=DESIGN_CONTRASTS)
+        elif formula in fitted:  # restoring the correlations of the first candidate: the same fit
+            result = fitted[formula]
+        else:
+            previous = list(fitted.values())[-1] if fitted else None
+            result = fitted[formula] = _fit_candidate(data, formula, warm, previous)
         steps.append((formula, result.singular, result.converged))
         return formula, result
 
@@ -179,7 +208,44 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
         formula2, result2 = attempt(restored)
         if not result2.singular:
             formula, result = formula2, result2
+    if engine:
+        from .lmm import with_satterthwaite
+
+        result = with_satterthwaite(result)
     return ModelFit(measure=dv, formula=formula, result=result, steps=steps)
+
+
+def _fit_candidate(data, formula, warm, previous):
+    """One candidate by ``fit_lmm``, started from the previous candidate and from ``warm``'s θ of the formula.
+
+    Satterthwaite df are left for the model kept, unless the convergence check applies (see
+    :func:`fit_with_selection`).
+    """
+    from .lmm import convergence_checkable, fit_lmm, with_satterthwaite
+    from .lmm_start import off_bounds
+
+    starts = [s for s in (previous, None if warm is None else warm.get(formula)) if s is not None]
+    result = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS, satterthwaite=False, start_from=starts or None)
+    if warm is not None:
+        warm[formula] = off_bounds(result._problem, result.theta)
+    return with_satterthwaite(result) if convergence_checkable(result) else result
+
+
+def _starting_part(data, factors, slopes, stimulus, warm) -> RandomPart:
+    """The first candidate; the maximal structure is looked up in ``warm`` when the design is the one seen."""
+    if not (isinstance(slopes, str) and slopes == "maximal"):
+        chosen = tuple(s for s in slopes if s in factors)
+        return RandomPart(chosen, (), stimulus and _stimuli_sampled(data), correlated=True)
+    if warm is None:
+        return maximal_random(data, factors, stimulus)
+    used = ["participant", "stimulus_id", *(c for c in (*SLOPE_FACTORS, *factors) if c in data.columns)]
+    columns = data[list(dict.fromkeys(used))]
+    key = ("maximal_random", tuple(factors), stimulus)
+    if key in warm and warm[key][0].equals(columns):
+        return warm[key][1]
+    part = maximal_random(data, factors, stimulus)
+    warm[key] = (columns.copy(), part)
+    return part
 
 
 def _stimuli_sampled(data: pd.DataFrame) -> bool:

@@ -6,10 +6,11 @@ lme4", JSS 67(1), doi:10.18637/jss.v067.i01, section 3: for relative covariance 
 Λθ'Z'ZΛθ + I and profile β and σ out of the (RE)ML deviance.
 
 The cross-products Z'Z, Z'X, X'X, Z'y, X'y and y'y are formed once, so a deviance
-evaluation costs nothing per observation. The random term with the most columns (the
-"pivot") is block-diagonal in Z'Z: its blocks are factored as a batch of small Cholesky
-factors and eliminated; the Schur complement over the other random columns and X is
-factored densely.
+evaluation costs nothing per observation. The grouping factor whose terms have the most
+columns (the "pivot": all its terms together, so that the terms of ``(1 + x || g)`` form
+one block with a block-diagonal T) is block-diagonal in Z'Z: its blocks are factored as a
+batch of small Cholesky factors and eliminated; the Schur complement over the other
+random columns and X is factored densely.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 from scipy.linalg.lapack import dpotrf, dtrtri, dtrtrs
+
+from .design_matrices import RandomBlock
 
 __all__ = ["PLSProblem", "PLSState"]
 
@@ -93,21 +96,50 @@ class PLSProblem:
         self._t_key, self._t_list = None, []
         self._last_state = None  # (θ bytes, state) of the last evaluation, reused when θ repeats
         self.theta0 = np.where(self.lower == 0, 1.0, 0.0)
-        self.pivot = int(np.argmax(self.sizes))
-        self._diag1 = np.arange(blocks[self.pivot].p)
-        self.rest = [k for k in range(len(blocks)) if k != self.pivot]
+        self.pivot_terms = self._pivot_group()
+        self.pivot = self.pivot_terms[0]
+        self.rest = [k for k in range(len(blocks)) if k not in self.pivot_terms]
+        self._pivot_layout()
         self._cross_products(y, X)
 
     # ---------------------------------------------------------------- set-up
+    def _pivot_group(self) -> tuple:
+        """Indices of the terms on the grouping factor (same level codes) with the most random columns."""
+        groups = []
+        for k, b in enumerate(self.blocks):
+            same = [g for g in groups if self.blocks[g[0]].n_levels == b.n_levels
+                    and np.array_equal(self.blocks[g[0]].codes, b.codes)]
+            if same:
+                same[0].append(k)
+            else:
+                groups.append([k])
+        return tuple(max(groups, key=lambda g: sum(self.sizes[k] for k in g)))
+
+    def _pivot_layout(self):
+        """The pivot as one block: its terms' columns side by side, θ indices and positions in the joint T1."""
+        terms = [self.blocks[k] for k in self.pivot_terms]
+        first = terms[0]
+        self.pivot_block = first if len(terms) == 1 else RandomBlock(
+            first.factor, [name for b in terms for name in b.names], np.hstack([b.M for b in terms]), first.codes,
+            first.levels, first.factor)
+        offsets = np.cumsum([0] + [b.p for b in terms])
+        self.pivot_columns = [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:])]
+        self._pivot_tri = tuple(np.concatenate([self.tri[k][i] + off for k, off in zip(self.pivot_terms, offsets)])
+                                for i in (0, 1))
+        self._pivot_theta = np.concatenate([np.arange(self.n_theta)[self.theta_slices[k]] for k in self.pivot_terms])
+        self._diag1 = np.arange(self.pivot_block.p)
+
     def z_matrix(self, k: int) -> sp.csr_matrix:
         """Sparse Z of random term k (n × p_k·l_k), columns level-major as in lme4."""
-        b = self.blocks[k]
+        return self._z(self.blocks[k])
+
+    def _z(self, b) -> sp.csr_matrix:
         cols = (b.codes[:, None] * b.p + np.arange(b.p)[None, :]).ravel()
         indptr = np.arange(0, self.n * b.p + 1, b.p)
         return sp.csr_matrix((b.M.ravel(), cols, indptr), shape=(self.n, b.p * b.n_levels))
 
     def _cross_products(self, y, X):
-        piv = self.blocks[self.pivot]
+        piv = self.pivot_block
         p1, l1, codes = piv.p, piv.n_levels, piv.codes
         M = piv.M
         self.G = np.empty((l1, p1, p1))
@@ -117,7 +149,7 @@ class PLSProblem:
         Xy = np.empty((self.n, self.p + 1), order="F")  # contiguous columns for the per-column sums
         Xy[:, :self.p] = X
         Xy[:, self.p] = y
-        Z1t = self.z_matrix(self.pivot).T.tocsr()
+        Z1t = self._z(piv).T.tocsr()
         ZXy1 = np.asarray(Z1t @ Xy).reshape(l1, p1, self.p + 1)
         self.ZX1, self.Zy1 = ZXy1[:, :, :self.p], ZXy1[:, :, self.p]
         self.q1 = p1 * l1
@@ -133,13 +165,13 @@ class PLSProblem:
             for i, k in enumerate(self.rest):
                 rows = slice(offsets[i], offsets[i + 1])
                 for j, l in enumerate(self.rest[:i + 1]):
-                    K[rows, offsets[j]:offsets[j + 1]] = self._crossprod(k, l)
+                    K[rows, offsets[j]:offsets[j + 1]] = self._crossprod(self.blocks[k], self.blocks[l], k == l)
                     K[offsets[j]:offsets[j + 1], rows] = K[rows, offsets[j]:offsets[j + 1]].T
                 K[rows, self.q2:] = self._crossprod_dense(k, Xy)
             K[self.q2:, :self.q2] = K[:self.q2, self.q2:].T
             self._lambda_pattern()
             if self.dense_C:
-                C = np.concatenate([self._crossprod(self.pivot, k) for k in self.rest], axis=1)
+                C = np.concatenate([self._crossprod(piv, self.blocks[k], False) for k in self.rest], axis=1)
             else:
                 Zr = sp.hstack([self.z_matrix(k) for k in self.rest], format="csr")
                 self.C = (Z1t @ Zr).tocsr()
@@ -155,14 +187,14 @@ class PLSProblem:
             pairs = ((0, 0), (0, 1), (1, 1))
             self._g11, self._g12, self._g22 = (np.ascontiguousarray(self.G[:, a, c]) for a, c in pairs)
 
-    def _crossprod(self, i: int, j: int) -> np.ndarray:
-        """Dense Z_i'Z_j of two random terms by counting level pairs (block-diagonal when i == j)."""
-        bi, bj = self.blocks[i], self.blocks[j]
-        out = np.zeros((self.sizes[i], self.sizes[j]))
+    @staticmethod
+    def _crossprod(bi, bj, same: bool) -> np.ndarray:
+        """Dense Z_i'Z_j of two random blocks by counting level pairs (block-diagonal when ``same``)."""
+        out = np.zeros((bi.p * bi.n_levels, bj.p * bj.n_levels))
         for a in range(bi.p):
             for c in range(bj.p):
                 w = bi.M[:, a] * bj.M[:, c]
-                if i == j:
+                if same:
                     idx = np.arange(bi.n_levels)
                     out[idx * bi.p + a, idx * bj.p + c] = np.bincount(bi.codes, w, minlength=bi.n_levels)
                 else:
@@ -194,8 +226,11 @@ class PLSProblem:
         self.lam_rows, self.lam_cols = np.concatenate(rows), np.concatenate(cols)
         self.lam_idx = np.concatenate(idx)
 
-    def T(self, theta: np.ndarray, k: int) -> np.ndarray:
-        """Lower-triangular relative covariance factor of term k (read-only; the last θ's are cached)."""
+    def T(self, theta: np.ndarray, k) -> np.ndarray:
+        """Lower-triangular relative covariance factor of term k, or of the whole pivot for ``k="pivot"``.
+
+        Read-only; the last θ's factors are cached. The pivot's T1 is block-diagonal over its terms.
+        """
         key = theta.tobytes()
         if key != self._t_key:
             factors = []
@@ -204,8 +239,13 @@ class PLSProblem:
                 r, c = self.tri[j]
                 T[r, c] = theta[self.theta_slices[j]]
                 factors.append(T)
-            self._t_key, self._t_list = key, factors
-        return self._t_list[k]
+            if len(self.pivot_terms) == 1:
+                pivot = factors[self.pivot]
+            else:
+                pivot = np.zeros((self.pivot_block.p,) * 2)
+                pivot[self._pivot_tri] = theta[self._pivot_theta]
+            self._t_key, self._t_list = key, factors + [pivot]
+        return self._t_list[-1 if k == "pivot" else k]
 
     def lambda_rest(self, theta):
         """Λ over the non-pivot terms: a vector (all scalar terms) or a sparse matrix."""
@@ -241,7 +281,7 @@ class PLSProblem:
     # ------------------------------------------------------------ evaluation
     def _pivot_factor(self, theta):
         """B = L1⁻¹T1' per pivot level, L1⁻¹, and log|L1|², with closed forms for 1 × 1 and 2 × 2 blocks."""
-        T1 = self.T(theta, self.pivot)
+        T1 = self.T(theta, "pivot")
         p1 = T1.shape[0]
         if p1 == 1:
             t = T1[0, 0]
@@ -350,7 +390,10 @@ class PLSProblem:
         return beta, b
 
     def modes(self, s: PLSState):
-        """β, the spherical modes u of the pivot (l1 × p1) and of the rest (flat), and b = Λu per term."""
+        """β, the spherical modes u of the pivot (l1 × p1) and of the rest (flat), and b = Λu per term.
+
+        A pivot of several terms has u1 over all their columns; its terms' b are column blocks of u1 T1'.
+        """
         m1 = self.m - 1
         x, _ = dtrtrs(s.R[:m1, :m1], s.R[:m1, m1], lower=0)  # reads the upper triangle only
         u2, beta = x[:self.q2], x[self.q2:]
@@ -362,7 +405,9 @@ class PLSProblem:
         l1, p1 = s.L1inv.shape[:2]
         u1 = np.einsum("jba,jb->ja", s.L1inv, resid1.reshape(l1, p1))
         b = [None] * len(self.blocks)
-        b[self.pivot] = u1 @ self.T(s.theta, self.pivot).T
+        b1 = u1 @ self.T(s.theta, "pivot").T
+        for k, cols in zip(self.pivot_terms, self.pivot_columns):
+            b[k] = b1[:, cols]
         off = 0
         for k in self.rest:
             blk = self.blocks[k]

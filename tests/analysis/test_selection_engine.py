@@ -1,0 +1,158 @@
+"""Tests for the fast path of the report's model selection: merged pivot terms, the gradient at a scalar
+term's bound, deferred Satterthwaite df, mapped and warm starts, and agreement with full (cold) fits."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_models import FACTORS, trials
+from test_pls import brute_force
+
+from analysis.design_matrices import DESIGN_CONTRASTS, build_design
+from analysis.formula import parse_formula
+from analysis.lmm import convergence_checkable, fit_lmm, with_satterthwaite
+from analysis.lmm_start import NUDGE, mapped_start
+from analysis.models import _variance, fit_with_selection
+from analysis.pls import PLSProblem
+from analysis.pls_gradient import deviance_gradient
+
+
+def crossed(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "z": rng.normal(size=n),
+                         "a": rng.integers(0, 15, n).astype(str), "b": rng.integers(0, 25, n).astype(str)})
+
+
+def problem(data, formula):
+    _, y, fixed, blocks = build_design(data, parse_formula(formula))
+    return PLSProblem(y, fixed.X, blocks), y, fixed.X
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_terms_of_one_factor_form_one_pivot(reml):
+    """The terms of (1 + x + z || b) are eliminated together and the deviance is still the brute-force one."""
+    pls, y, X = problem(crossed(), "y ~ x + (1 + x + z || b) + (1 | a)")
+    assert len(pls.pivot_terms) == 3 and {pls.blocks[k].factor for k in pls.pivot_terms} == {"b"}
+    theta = np.array([0.7, 0.4, 0.9, 1.3])
+    expected, beta = brute_force(pls, y, X, theta, reml)
+    assert pls.criterion(pls.evaluate(theta), reml) == pytest.approx(expected, rel=1e-10)
+    assert np.allclose(pls.solve(pls.evaluate(theta))[0], beta, rtol=1e-8)
+
+
+@pytest.mark.parametrize("theta", [[0.7, 0.4, 0.9, 1.3], [0.7, 0.0, 0.9, 1.3], [0.0, 0.4, 0.9, 0.0]])
+def test_gradient_at_a_scalar_terms_bound(theta):
+    """With zero_scalars the analytic gradient also holds at a scalar θ of 0 (derivative 0 there)."""
+    pls, _, _ = problem(crossed(), "y ~ x + (1 + x + z || b) + (1 | a)")
+    theta = np.array(theta)
+    grad = deviance_gradient(pls, pls.evaluate(theta), True, zero_scalars=True)
+    h = 1e-6
+    numeric = np.array([(pls.deviance(theta + h * e, True) - pls.deviance(theta - h * e, True)) / (2 * h)
+                        for e in np.eye(len(theta))])
+    assert np.max(np.abs(grad - numeric)) <= 1e-5 * np.max(np.abs(numeric))
+    if np.any(theta == 0):
+        assert deviance_gradient(pls, pls.evaluate(theta), True) is None  # the default keeps the old contract
+
+
+def test_no_gradient_at_a_correlated_terms_bound():
+    """A zero diagonal in a correlated term still has no analytic gradient, even with zero_scalars."""
+    pls, _, _ = problem(crossed(), "y ~ x + (1 + x | b) + (1 | a)")
+    state = pls.evaluate(np.array([0.8, 0.2, 0.0, 1.0]))
+    assert deviance_gradient(pls, state, True, zero_scalars=True) is None
+
+
+def test_deferred_satterthwaite_is_the_full_fit():
+    """fit_lmm(satterthwaite=False) completed by with_satterthwaite is fit_lmm's default result."""
+    data = trials(slope_sd=6.0)
+    formula = "y ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus_id)"
+    full = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS)
+    lazy = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS, satterthwaite=False)
+    assert lazy.satterthwaite is None and np.isnan(lazy.fixed["df"]).all()
+    done = with_satterthwaite(lazy)
+    pd.testing.assert_frame_equal(done.fixed, full.fixed, rtol=1e-12)
+    assert (done.converged, done.warnings) == (full.converged, full.warnings)
+    assert with_satterthwaite(done) is done
+
+
+def test_convergence_check_applies_inside_the_bounds_only():
+    """The scaled-gradient check (which can change `converged`) applies when no variance factor is at 0."""
+    data = trials(slope_sd=0.0)
+    singular = fit_lmm(data, "y ~ pain + (1 + pain || participant) + (1 | stimulus_id)", contrasts=DESIGN_CONTRASTS,
+                       satterthwaite=False)
+    assert singular.singular and not convergence_checkable(singular)
+    regular = fit_lmm(data, "y ~ pain + (1 | participant) + (1 | stimulus_id)", contrasts=DESIGN_CONTRASTS,
+                      satterthwaite=False)
+    assert convergence_checkable(regular)
+
+
+def test_mapped_start_takes_the_previous_covariances():
+    """A || fit mapped onto the correlated model: its variances, no correlation, zero variances moved off 0."""
+    data = trials(slope_sd=0.0)
+    previous = fit_lmm(data, "y ~ pain + (1 + pain || participant) + (1 | stimulus_id)", contrasts=DESIGN_CONTRASTS)
+    pls, _, _ = problem(data.assign(**{c: data[c].map(DESIGN_CONTRASTS[c]) for c in ("pain",)}),
+                        "y ~ pain + (1 + pain | participant) + (1 + perspective | stimulus_id)")
+    theta = mapped_start(pls, previous)
+    relative = {(r.group.split(".")[0], r.term1): r.vcov / previous.sigma ** 2
+                for r in previous.random.itertuples() if pd.isna(r.term2)}
+    for k, blk in enumerate(pls.blocks):
+        T = np.zeros((blk.p, blk.p))
+        T[pls.tri[k]] = theta[pls.theta_slices[k]]
+        for i, name in enumerate(blk.names):
+            want = np.sqrt(relative.get((blk.factor, name), 1.0))  # a column the previous fit lacks: 1
+            assert T[i, i] == pytest.approx(max(want, NUDGE), rel=1e-6)
+        assert np.allclose(T[np.tril_indices(blk.p, -1)], 0.0)
+
+
+def test_start_from_reaches_the_same_optimum():
+    """Starting from another data set's optimum (a θ) or from a fit of another structure ends where a cold fit does."""
+    data = trials(slope_sd=6.0)
+    formula = "y ~ pain * perspective * group + (1 + pain | participant) + (1 | stimulus_id)"
+    cold = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS)
+    other = fit_lmm(trials(slope_sd=6.0, seed=5), formula, contrasts=DESIGN_CONTRASTS)
+    smaller = fit_lmm(data, "y ~ pain * perspective * group + (1 | participant)", contrasts=DESIGN_CONTRASTS)
+    for start_from in (other.theta, smaller, [smaller, other.theta]):
+        warm = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS, start_from=start_from)
+        assert warm.criterion == pytest.approx(cold.criterion, abs=1e-7)
+        assert np.allclose(warm.fixed["estimate"], cold.fixed["estimate"], atol=1e-5 * cold.fixed["se"].min())
+
+
+def test_variance_lookup_matches_the_random_table():
+    """_variance reads the covariance matrices directly; it equals the lookup in `random` it replaces."""
+    fit = fit_lmm(trials(slope_sd=6.0), "y ~ pain + (1 + pain + perspective || participant) + (1 | stimulus_id)",
+                  contrasts=DESIGN_CONTRASTS)
+    rnd = fit.random
+    for factor, term in [("participant", "pain"), ("participant", "perspective"), ("participant", "(Intercept)"),
+                         ("stimulus_id", "(Intercept)"), ("stimulus_id", "pain")]:
+        on = (rnd["group"] == factor) | rnd["group"].str.startswith(f"{factor}.")
+        row = rnd[on & (rnd["term1"] == term) & rnd["term2"].isna()]
+        assert _variance(fit, factor, term) == (float(row["vcov"].iloc[0]) if len(row) else 0.0)
+
+
+@pytest.mark.parametrize("slope_sd", [0.0, 6.0])
+def test_fast_selection_agrees_with_full_fits(slope_sd):
+    """The default engine (deferred df, mapped and warm starts) keeps what full fits of every candidate keep."""
+    from analysis.lmm import fit_lmm as full
+
+    warm = {}
+    for seed in (1, 2):
+        data = trials(slope_sd=slope_sd, seed=seed)
+        fast = fit_with_selection(data, "y", FACTORS, warm=warm)
+        cold = fit_with_selection(data, "y", FACTORS, fit=full)
+        assert fast.formula == cold.formula and fast.steps == cold.steps
+        a, b = fast.result.fixed, cold.result.fixed
+        assert np.max(np.abs(a["estimate"] - b["estimate"]) / b["se"]) < 1e-4
+        assert np.max(np.abs(a["se"] - b["se"]) / b["se"]) < 1e-4
+        assert np.max(np.abs(a["df"] - b["df"]) / b["df"]) < 1e-2
+        assert fast.result.satterthwaite is not None
+    assert all(f in warm for f, _, _ in fast.steps)
+
+
+def test_warm_dict_reuses_the_starting_structure_only_for_the_same_design():
+    """The maximal structure is looked up in `warm` for the same factor columns, found anew for another design."""
+    data = trials(slope_sd=6.0)
+    warm = {}
+    first = fit_with_selection(data, "y", FACTORS, warm=warm)
+    again = fit_with_selection(data.assign(y=data["y"] + 1.0), "y", FACTORS, warm=warm)
+    assert first.steps[0][0] == again.steps[0][0]
+    between = data.assign(group=np.where(data["participant"].str[1:].astype(int) % 2, "ingroup", "outgroup"))
+    other = fit_with_selection(between, "y", FACTORS, warm=warm)
+    assert "group" not in other.steps[0][0].split("|")[0].split("(")[-1]  # no participant slope for a between factor
