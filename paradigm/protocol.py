@@ -6,6 +6,7 @@ is a number or a ``[min, max]`` range drawn uniformly per trial (jitter).
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal, Union
 
@@ -16,6 +17,11 @@ PERSPECTIVES = ("self", "other")
 GROUPS = ("ingroup", "outgroup")
 STIMULUS_TYPES = ("face", "hand", "cue")
 TRIAL_FACTORS = ("pain", "stimulus_type", "group", "perspective")
+MAX_DURATION_S = 86_400.0        # any one duration or timeout: at most a day
+MAX_SCALE_VALUE = 1e6            # rating ranges stay within ±1e6
+MAX_TRIALS = 10_000              # trials in one session (practice + main)
+MAX_TIMELINE_EVENTS = 50
+BREAK_FIELDS = ("done", "total")  # the placeholders a break text may use
 
 
 class _Model(BaseModel):
@@ -33,8 +39,12 @@ def _duration(value):
         lo, hi = float(value[0]), float(value[1])
     else:
         raise ValueError(f"must be seconds ≥ 0 or a [min, max] range (got {value!r})")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"must be a finite number of seconds (got {value!r})")
     if lo < 0 or hi < 0:
         raise ValueError(f"must not be negative (got {value!r})")
+    if hi > MAX_DURATION_S:
+        raise ValueError(f"must be at most {MAX_DURATION_S:g} s, a day (got {value!r})")
     if lo > hi:
         raise ValueError(f"range is inverted: min {lo:g} > max {hi:g} (write [min, max])")
     return (lo, hi)
@@ -45,6 +55,8 @@ def _range(value):
     if not (isinstance(value, (list, tuple)) and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         raise ValueError(f"must be a [low, high] pair of numbers (got {value!r})")
+    if not all(math.isfinite(v) and abs(v) <= MAX_SCALE_VALUE for v in value):
+        raise ValueError(f"must be finite numbers within ±{MAX_SCALE_VALUE:g} (got {value!r})")
     if value[0] >= value[1]:
         raise ValueError(f"range is inverted or empty: {value[0]!r} ≥ {value[1]!r} (write [low, high])")
     return (float(value[0]), float(value[1]))
@@ -54,7 +66,7 @@ DurationS = Annotated[tuple[float, float], BeforeValidator(_duration)]
 Range = Annotated[tuple[float, float], BeforeValidator(_range)]
 # A text is one string, or a mapping from language code to string.
 Text = Union[str, dict[str, str]]
-TimeoutS = Annotated[float, Field(gt=0)]
+TimeoutS = Annotated[float, Field(gt=0, le=MAX_DURATION_S, allow_inf_nan=False)]
 
 
 def text_in(value, language):
@@ -331,7 +343,7 @@ class Protocol(_Model):
     language: str = "en"
     stimuli: StimulusSource
     factors: Factors
-    timeline: Annotated[list[Event], Field(min_length=1)]
+    timeline: Annotated[list[Event], Field(min_length=1, max_length=MAX_TIMELINE_EVENTS)]
     blocks: Blocks
     constraints: Constraints = Constraints()
     counterbalancing: Counterbalancing = Counterbalancing()
@@ -371,11 +383,37 @@ class Protocol(_Model):
                 raise ValueError(f"instructions.{lang} needs {', '.join(empty)} for this design")
         for rating in self.ratings:
             self._check_asked_when(rating)
+        self._check_timeouts()
+        self._check_size()
+        if self.simulation:
+            from .simulated import simulation_params
+
+            simulation_params(self.simulation)   # a pilot's parameters, checked before anything runs
+        for lang, texts in self.instructions.items():
+            _check_break_text(lang, texts.break_text)
         unused = [f for f in self.constraints.max_run_length if not self._varies_within_block(f)]
         if unused:
             raise ValueError(f"constraints.max_run_length names {unused}, which do not vary within a "
                              f"block here (factors varying: {self.within_block_factors()})")
         return self
+
+    def _check_timeouts(self):
+        frame_s = 1.0 / self.display.refresh_hz
+        for event in self.timeline:
+            timeout = getattr(event, "timeout_s", None)
+            if timeout is not None and timeout < frame_s:
+                raise ValueError(f"a {event.event} timeout_s of {timeout:g} s is shorter than one frame "
+                                 f"({frame_s:.4f} s at {self.display.refresh_hz:g} Hz)")
+
+    def _check_size(self):
+        f = self.factors
+        cells = len(f.pain) * len(f.stimulus_type) * (2 if f.group.kind != "none" else 1) \
+            * (len(f.perspective.levels) if f.perspective else 1)
+        n = cells * self.blocks.main.trials_per_cell + self.blocks.practice.n_trials
+        if n > MAX_TRIALS:
+            raise ValueError(f"the session would have {n} trials ({cells} cells × "
+                             f"{self.blocks.main.trials_per_cell} trials_per_cell + {self.blocks.practice.n_trials} "
+                             f"practice); at most {MAX_TRIALS} are allowed")
 
     def factor_levels(self):
         """The trial-level levels of each factor as the trial CSV records them ('none' when a factor is absent)."""
@@ -418,6 +456,20 @@ class Protocol(_Model):
     def null_symbol(self):
         """The symbol a null event shows: the timeline's fixation symbol, else '+'."""
         return next((e.symbol for e in self.timeline if e.event == "fixation"), "+")
+
+
+def _check_break_text(language, text):
+    """A break text may use only {done} and {total}; anything else would fail at the first break."""
+    import string
+
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"instructions.{language}.break: {exc} (write {{{{ and }}}} for literal braces)") from None
+    wrong = [name for name in fields if name not in BREAK_FIELDS]
+    if wrong:
+        raise ValueError(f"instructions.{language}.break: unknown placeholder {{{wrong[0]}}} (allowed: "
+                         f"{', '.join('{' + f + '}' for f in BREAK_FIELDS)}; write {{{{ and }}}} for literal braces)")
 
 
 def _texts(event):

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ValidationError
 from .errors import ProtocolError
 from .protocol import Protocol
 
+MAX_PROTOCOL_BYTES = 1_000_000   # a protocol is a few kB; anything larger is not one
+MAX_NESTING = 20                 # the deepest protocol field is 5 levels down
+
 
 @dataclass(frozen=True)
 class LoadedProtocol:
@@ -46,11 +49,15 @@ def load_protocol(path, overrides=None) -> LoadedProtocol:
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProtocolError(path, "file not found") from None
+        if not path.is_file():
+            raise ProtocolError(path, "is a folder, not a protocol file" if path.is_dir() else
+                                "file not found" if not path.exists() else "is not a regular file")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PROTOCOL_BYTES + 1)
     except OSError as exc:
         raise ProtocolError(path, f"cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_PROTOCOL_BYTES:
+        raise ProtocolError(path, f"is larger than {MAX_PROTOCOL_BYTES // 1000} kB; a protocol is a short YAML file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -59,7 +66,13 @@ def load_protocol(path, overrides=None) -> LoadedProtocol:
         raise ProtocolError(path, "file is empty; a protocol needs at least name, stimuli, factors, "
                                   "timeline, blocks and instructions")
     try:
+        problem = yaml_problem(text)
+        if problem:
+            raise ProtocolError(path, problem[0], line=problem[1])
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        duplicate = _duplicate_key(node)
+        if duplicate:
+            raise ProtocolError(path, duplicate[0], line=duplicate[1])
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -89,9 +102,51 @@ def parse_override(text):
         raise ValueError(f"--set needs FIELD.PATH=VALUE (got {text!r})")
     key, _, value = text.partition("=")
     try:
+        problem = yaml_problem(value) if len(value) <= MAX_PROTOCOL_BYTES else ("longer than a protocol may be", 1)
+        if problem:
+            raise ValueError(f"--set {key}: {problem[0]}")
         return key.strip(), yaml.safe_load(value)
     except yaml.YAMLError:
         raise ValueError(f"--set {key}: value {value!r} is not valid YAML") from None
+
+
+def yaml_problem(text):
+    """``(message, line)`` for YAML a protocol may not use — anchors and aliases, deep nesting — else None.
+
+    Read from the parser's events, which need no recursion and expand nothing, so an
+    alias bomb or a 100,000-deep nesting is refused before it costs memory or a stack.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            return ("YAML anchors and aliases (&name, *name) are not allowed in a protocol; write the values out",
+                    line)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                return f"nested more than {MAX_NESTING} levels deep; a protocol is at most a few levels deep", line
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return None
+
+
+def _duplicate_key(node):
+    """``(message, line)`` for the first key written twice in one mapping, else None (YAML would keep the last)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen = {}
+            for key, value in current.value:
+                if key.value in seen:
+                    return (f"key '{key.value}' is written twice (lines {seen[key.value]} and "
+                            f"{key.start_mark.line + 1}); keep one", key.start_mark.line + 1)
+                seen[key.value] = key.start_mark.line + 1
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return None
 
 
 def _apply_override(path, data, dotted, value):

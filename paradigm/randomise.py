@@ -2,7 +2,9 @@
 
 Trials are placed one at a time, each drawn uniformly from those that keep every
 constraint and leave the rest of the block arrangeable; a dead end restarts the block.
-A constraint that cannot be met is reported with its reason, never relaxed.
+A constraint that cannot be met is reported with its reason, never relaxed; the search
+is bounded (attempts and placements), so constraints that cannot be met together are
+reported in seconds.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections import Counter
 from .errors import DesignError
 
 MAX_ATTEMPTS = 2000
+MAX_PLACEMENTS_PER_TRIAL = 250   # work budget: a block of n trials gets at most 250·n placements in all
 
 
 def order_block(items, rng, *, max_run, min_distance, identity_of, levels_of, last_seen, start, label):
@@ -38,15 +41,20 @@ def order_block(items, rng, *, max_run, min_distance, identity_of, levels_of, la
     limits = [max_run[f] for f in factors]
     signatures = [levels_of(item) for item in items]
     _check_feasible(items, signatures, factors, limits, min_distance, identity_of, label)
-    for _ in range(MAX_ATTEMPTS):
-        order = _attempt(items, signatures, limits, min_distance, identity_of, dict(last_seen), start, rng)
+    budget = MAX_PLACEMENTS_PER_TRIAL * len(items)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        order, placed = _attempt(items, signatures, limits, min_distance, identity_of, dict(last_seen), start, rng)
         if order is not None:
             for pos, i in enumerate(order):
                 last_seen[identity_of(items[i])] = start + pos
             return [items[i] for i in order]
+        budget -= placed
+        if budget <= 0:
+            break
     raise DesignError(f"{label}: no order of its {len(items)} trials meets max_run_length "
                       f"{dict(max_run)} and min_repeat_distance {min_distance} "
-                      f"after {MAX_ATTEMPTS} random attempts; loosen a constraint")
+                      f"after {attempt} random attempts (they may not be satisfiable together); loosen a "
+                      f"constraint")
 
 
 def _check_feasible(items, signatures, factors, limits, min_distance, identity_of, label):
@@ -88,7 +96,7 @@ def _attempt(items, signatures, limits, min_distance, identity_of, last_seen, st
                 if seen is None or start + pos - seen > min_distance:
                     candidates.append(i)
         if not candidates:
-            return None
+            return None, pos
         pick = candidates[int(rng.integers(len(candidates)))]
         sig = signatures[pick]
         buckets[sig].remove(pick)
@@ -100,7 +108,7 @@ def _attempt(items, signatures, limits, min_distance, identity_of, last_seen, st
                 run_length[k] += 1
             else:
                 run_level[k], run_length[k] = level, 1
-    return order
+    return order, n
 
 
 def _fits(sig, counts, run_level, run_length, limits, left_after):

@@ -134,8 +134,18 @@ def simulation_params(overrides=None) -> SimulationParams:
 
 
 def _check(params):
-    """Refuse probabilities outside [0, 1] and correlations outside [-1, 1], naming the parameter."""
+    """Refuse non-finite numbers, negative SDs and times, probabilities outside [0, 1] and correlations
+    outside [-1, 1], naming the parameter."""
     ratings = {f"ratings.{name}": r for name, r in params.ratings.items()} | {"default_rating": params.default_rating}
+    for name, value in _flatten(params.to_dict()).items():
+        if not math.isfinite(value):
+            raise ValueError(f"simulation parameter '{name}' must be a finite number (got {value:g})")
+        last = name.rsplit(".", 1)[-1]
+        if (last.startswith("sd_") or last.endswith("_s") or last.endswith("_sdlog") or last == "anchor_window"
+                or last.endswith("_trials") or "per_100" in last) and "effects" not in name and value < 0:
+            raise ValueError(f"simulation parameter '{name}' must be ≥ 0 (got {value:g})")
+    if params.rating_rt_median_s <= 0:
+        raise ValueError(f"simulation parameter 'rating_rt_median_s' must be > 0 (got {params.rating_rt_median_s:g})")
     probabilities = {"lapse_rate": params.lapse_rate, "judgement_accuracy": params.judgement_accuracy,
                      **{f"{prefix}.anchor_snap": r.anchor_snap for prefix, r in ratings.items()}}
     for name, value in probabilities.items():
