@@ -11,14 +11,16 @@ from .errors import SessionError
 
 def check_images(protocol, manifest):
     """Raise SessionError naming every image of the design that is missing or unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from stimuli.images import open_image
 
     problems = []
     for stimulus in eligible_stimuli(protocol, manifest):
         if stimulus.path is None:
             continue
         try:
-            with Image.open(stimulus.path) as image:
+            with open_image(stimulus.path) as image:
                 image.load()
         except FileNotFoundError:
             problems.append(f"{stimulus.path}: file not found (stimulus {stimulus.stimulus_id})")

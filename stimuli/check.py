@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ManifestError
+from .images import ImageTooLarge, open_image
 from .imagestats import STAT_NAMES, image_stats
 from .manifest import (ATTRIBUTE_NAMES, ATTRIBUTE_PREFIX, MANIFEST_COLUMNS, REQUIRED_COLUMNS, _parse_row,
                        is_attribute_column)
@@ -86,7 +87,8 @@ def check_manifest(path, *, stats=True, tolerances=None):
     report = CheckReport(path=path)
     tol = {**TOLERANCES, **(tolerances or {})}
     if not path.is_file():
-        report.problems.append("file not found")
+        report.problems.append(f"is a folder; give the manifest CSV file (e.g. {path / 'manifest.csv'})"
+                               if path.is_dir() else "file not found")
         return report
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -136,7 +138,7 @@ def _check_columns(columns, report):
 
 def _check_files(stimuli, report):
     """Hashes and readability; returns {stimulus_id: (mode, size)} for readable images."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     images = {}
     for line, s in stimuli:
@@ -154,9 +156,11 @@ def _check_files(stimuli, report):
             report.problems.append(f"line {line}: sha256 of '{s.file}' is {digest[:12]}…, the manifest says "
                                    f"{s.sha256[:12]}… (file changed; regenerate or update the manifest)")
         try:
-            with Image.open(s.path) as img:
+            with open_image(s.path) as img:
                 img.load()
                 images[s.stimulus_id] = (img.mode, img.size)
+        except ImageTooLarge as exc:
+            report.problems.append(f"line {line}: {exc}")
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             report.problems.append(f"line {line}: '{s.file}' is not a readable image ({type(exc).__name__}: "
                                    f"{str(exc)[:80]})")
@@ -227,12 +231,11 @@ def _check_sizes(stimuli, images, report):
 
 
 def _image_statistics(stimuli, images, report, tol):
-    from PIL import Image
 
     for line, s in stimuli:
         if s.stimulus_id not in images:
             continue
-        with Image.open(s.path) as img:
+        with open_image(s.path) as img:
             img = img.convert("RGB") if img.mode not in ("L", "RGB") else img.copy()
         report.stats.append({"stimulus_id": s.stimulus_id, "pair_id": s.pair_id, "stimulus_type": s.stimulus_type,
                              "pain": s.pain, "group": s.group, **image_stats(img)})

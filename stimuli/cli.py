@@ -30,6 +30,8 @@ def _parser():
     g.add_argument("--workers", type=int, default=None, help="rendering processes (default: up to 2)")
     g.add_argument("--if-missing", action="store_true",
                    help="reuse the set in --out when it was made with these settings and every hash matches")
+    g.add_argument("--force", action="store_true",
+                   help="regenerate the set --out already holds (files edited since are moved to --out/kept-<time>/)")
 
     c = sub.add_parser("check", help="verify a manifest, its files and pairs; report image statistics")
     c.add_argument("manifest")
@@ -56,6 +58,7 @@ def _parser():
     f.add_argument("--attributes", help="CSV with an 'identity' column and attribute columns (sex, age, ...)")
     f.add_argument("--template", action="store_true",
                    help="list every image even when its name breaks the convention (fill in the blanks)")
+    f.add_argument("--force", action="store_true", help="replace an existing manifest at --out (its edits are lost)")
     return ap
 
 
@@ -75,6 +78,15 @@ def main(argv=None):
     except (ValueError, OSError) as exc:
         print(f"stimuli {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:   # a fault of the toolkit, not of the user: one line and where the traceback is
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="stimuli-error-", suffix=".log", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        print(f"stimuli {args.command}: internal error ({type(exc).__name__}: {exc}); please report this with the "
+              f"traceback in {fh.name}", file=sys.stderr)
+        return 1
 
 
 def _generate(args):
@@ -84,7 +96,7 @@ def _generate(args):
 
     t0 = time.perf_counter()
     path = generate_set(args.out, seed=args.seed, identities_per_group=args.identities, size_px=args.size,
-                        workers=args.workers, if_missing=args.if_missing)
+                        workers=args.workers, if_missing=args.if_missing, force=args.force)
     print(f"{path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -108,6 +120,11 @@ def _check(args):
                   + " ".join(f"{row[n]:>15.4f}" for n in STAT_NAMES))
     if args.stats_csv and report.stats:
         import csv
+
+        from .outputs import check_output
+
+        check_output(args.stats_csv, option="--stats-csv", inputs=[report.path],
+                     ours=lambda p: p.read_text(errors="replace").startswith(",".join(report.stats[0])))
         with open(args.stats_csv, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(report.stats[0]))
             writer.writeheader()
@@ -135,7 +152,7 @@ def _manifest(args):
     from .folder import manifest_from_folder
 
     print(manifest_from_folder(args.folder, args.out, source=args.source, licence=args.licence,
-                               attributes=args.attributes, template=args.template))
+                               attributes=args.attributes, template=args.template, force=args.force))
     return 0
 
 

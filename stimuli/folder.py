@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .errors import ManifestError
 from .manifest import ATTRIBUTE_NAMES, ATTRIBUTE_PREFIX, is_attribute_column, write_manifest
+from .outputs import check_output
 
 __all__ = ["manifest_from_folder", "parse_name", "NAME_PATTERN", "IMAGE_EXTENSIONS"]
 
@@ -60,7 +61,8 @@ def _read_attributes(path):
     return [c for c in cols if c != "identity"], {r["identity"].strip(): r for r in reader}
 
 
-def manifest_from_folder(folder, out=None, *, source="", licence="", attributes=None, template=False):
+def manifest_from_folder(folder, out=None, *, source="", licence="", attributes=None, template=False,
+                         force=False):
     """Write a manifest for the images in ``folder``; return its path.
 
     Parameters
@@ -75,6 +77,8 @@ def manifest_from_folder(folder, out=None, *, source="", licence="", attributes=
         CSV with an ``identity`` column and free attribute columns (sex, age, …).
     template : bool
         Accept names outside the convention and leave their fields empty (a template to fill).
+    force : bool
+        Replace an existing manifest at ``out`` (it may hold a lab's edits, so by default it is kept).
 
     Raises
     ------
@@ -86,6 +90,8 @@ def manifest_from_folder(folder, out=None, *, source="", licence="", attributes=
     if not folder.is_dir():
         raise ManifestError(folder, ["folder not found"])
     out = Path(out) if out is not None else folder / "manifest.csv"
+    check_output(out, ours=(lambda _: True) if force else None,
+                 hint="choose another name, or add --force to replace it and lose its edits")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise ManifestError(folder, [f"no images ({', '.join(IMAGE_EXTENSIONS)}) found"])

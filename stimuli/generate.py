@@ -119,7 +119,8 @@ def set_is_current(out, settings):
 
     out = Path(out)
     try:
-        if json.loads((out / SIDECAR).read_text()) != settings:
+        recorded = json.loads((out / SIDECAR).read_text())
+        if {k: recorded.get(k) for k in settings} != settings:
             return False
         manifest = read_manifest(out / "manifest.csv")
     except (OSError, ValueError, ManifestError):
@@ -128,8 +129,49 @@ def set_is_current(out, settings):
                for s in manifest.stimuli)
 
 
+def keep_edited(out) -> list:
+    """Move the files of a generated set in ``out`` that changed since generation into ``out/kept-<UTC time>/``.
+
+    The manifest counts as edited when its hash differs from the one the set's sidecar
+    recorded (or none was recorded); an image when its hash differs from the manifest's.
+    Returns the new paths.
+    """
+    from datetime import datetime, timezone
+
+    from .errors import ManifestError
+    from .manifest import read_manifest
+
+    out = Path(out)
+    manifest_path = out / "manifest.csv"
+    if not manifest_path.is_file():
+        return []
+    try:
+        recorded = json.loads((out / SIDECAR).read_text()).get("manifest_sha256")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    edited = [] if recorded == hashlib.sha256(manifest_path.read_bytes()).hexdigest() else [manifest_path]
+    try:
+        stimuli = read_manifest(manifest_path, check_files=False).stimuli
+    except ManifestError:
+        stimuli = []
+    inside = out.resolve()
+    edited += [s.path for s in stimuli if s.path is not None and s.path.is_file() and s.sha256
+               and s.path.resolve().is_relative_to(inside)
+               and hashlib.sha256(s.path.read_bytes()).hexdigest() != s.sha256.lower()]
+    if not edited:
+        return []
+    kept = out / f"kept-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+    moved = []
+    for path in edited:
+        target = kept / path.resolve().relative_to(inside)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+        moved.append(target)
+    return moved
+
+
 def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A", "B"),
-                 types=("face", "hand"), size_px=512, workers=None, if_missing=False):
+                 types=("face", "hand"), size_px=512, workers=None, if_missing=False, force=False):
     """Render a procedural set into ``out`` and write ``out/manifest.csv``; return the manifest path.
 
     Parameters
@@ -149,7 +191,12 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
         Workers are spawned, so a script calling this with several workers needs the usual
         ``if __name__ == "__main__":`` guard.
     if_missing : bool
-        Skip generation when ``out`` already holds this set and every file matches its hash.
+        Skip generation when ``out`` already holds this set and every file matches its hash
+        (and regenerate a set that is out of date).
+    force : bool
+        Regenerate a set that ``out`` already holds. Without it (or ``if_missing``) an
+        existing set is refused. Either way, files edited since they were generated (the
+        manifest, an image) are moved to ``out/kept-<time>/`` first, never overwritten.
     """
     out = Path(out)
     if int(size_px) < 64:
@@ -165,6 +212,12 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
     if manifest_path.exists() and not _made_here(out):
         raise ValueError(f"'out' holds a manifest.csv that stimuli generate did not write ({manifest_path}); "
                          f"choose an empty or generated folder")
+    if manifest_path.exists() and not (force or if_missing):
+        raise ValueError(f"--out {out} already holds a generated set; add --if-missing to reuse it (regenerated "
+                         f"only when out of date) or --force to regenerate it (edited files are kept aside)")
+    kept = keep_edited(out)
+    if kept:
+        log.warning("moved %d edited file(s) to %s before regenerating", len(kept), kept[0].parent)
     jobs = plan_set(seed, identities_per_group=identities_per_group, groups=groups, types=types)
     for stype in types:
         (out / stype).mkdir(parents=True, exist_ok=True)
@@ -181,6 +234,7 @@ def generate_set(out, *, seed=DEFAULT_SEED, identities_per_group=12, groups=("A"
     rows = [row for pair in results for row in pair]
     _remove_stale(out, types, {row["file"] for row in rows})
     write_manifest(manifest_path, rows, attributes=ATTRIBUTES)
-    (out / SIDECAR).write_text(json.dumps(settings, indent=2) + "\n")
+    recorded = {**settings, "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest()}
+    (out / SIDECAR).write_text(json.dumps(recorded, indent=2) + "\n")
     log.info("wrote %d images and %s", len(rows), manifest_path)
     return manifest_path

@@ -25,6 +25,7 @@ any other column as unknown, which catches typos such as ``pian`` or ``licence_`
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,8 @@ ATTRIBUTE_NAMES = (
 ATTRIBUTE_PREFIX = "attr_"
 STIMULUS_TYPES = ("face", "hand", "cue")
 PAIN_LEVELS = ("pain", "neutral")
+# ids reach trial CSVs and spreadsheets: no leading = + - @ (formula injection), no control characters
+STIMULUS_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def read_manifest(path, *, check_files=True) -> Manifest:
     import hashlib
 
     path = Path(path)
+    if path.is_dir():
+        raise ManifestError(path, [f"is a folder; give the manifest CSV file (e.g. {path / 'manifest.csv'})"])
     if not path.is_file():
         raise ManifestError(path, ["file not found"])
     raw = path.read_bytes()
@@ -129,6 +134,9 @@ def _parse_row(row, line, root, check_files):
     sid = values.get("stimulus_id", "")
     if not sid:
         problems.append(f"line {line}: stimulus_id is empty")
+    elif not STIMULUS_ID.fullmatch(sid):
+        problems.append(f"line {line}: stimulus_id {sid!r} must start with a letter or digit and hold only letters, "
+                        f"digits and _ . - (no spaces or control characters)")
     stype = values.get("stimulus_type", "")
     if stype not in STIMULUS_TYPES:
         problems.append(f"line {line}: stimulus_type must be one of {', '.join(STIMULUS_TYPES)} (got '{stype}')")

@@ -9,17 +9,20 @@ mean where the image's range allows it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .images import open_image
 from .imagestats import luma
 from .manifest import MANIFEST_COLUMNS, read_manifest, write_manifest
 
 __all__ = ["match_set", "match_image"]
 
 log = logging.getLogger("stimuli")
+MATCH_MARK = ".stimuli-match.json"   # marks a folder this command wrote, so a rerun may replace it
 
 
 def match_image(arr, target_mean, target_std, *, passes=6):
@@ -53,15 +56,20 @@ def match_set(manifest, out, *, suffix=" (luminance/contrast matched)"):
     out = Path(out)
     if out.resolve() == src.path.parent:
         raise ValueError(f"'out' must differ from the manifest's folder (got {out})")
+    if out.is_file() or (out.is_dir() and any(out.iterdir()) and not (out / MATCH_MARK).is_file()):
+        raise ValueError(f"--out {out} must be a new or empty folder, or one stimuli match wrote before (nothing "
+                         f"is overwritten)")
     images = {}
     for s in src.stimuli:
         if s.path is not None:
-            with Image.open(s.path) as img:
+            with open_image(s.path) as img:
                 images[s.stimulus_id] = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
     ys = [luma(a) for a in images.values()]
     target_mean = float(np.mean([y.mean() for y in ys]))
     target_std = float(np.mean([y.std() for y in ys]))
     log.info("matching %d images to mean luma %.4f, RMS contrast %.4f", len(images), target_mean, target_std)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MATCH_MARK).write_text(json.dumps({"written_by": "stimuli match", "source": str(src.path)}) + "\n")
     rows = []
     attributes = []
     for s in src.stimuli:
@@ -81,5 +89,4 @@ def match_set(manifest, out, *, suffix=" (luminance/contrast matched)"):
             row.update(file=str(rel), sha256=hashlib.sha256(dest.read_bytes()).hexdigest(),
                        source=(s.source + suffix).strip())
         rows.append(row)
-    out.mkdir(parents=True, exist_ok=True)
     return write_manifest(out / "manifest.csv", rows, attributes=attributes)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from pathlib import Path
 
+from .images import open_image
+from .outputs import check_output, png_info, png_is_ours
 from .manifest import read_manifest
 
 __all__ = ["contact_sheet"]
@@ -39,6 +40,7 @@ def contact_sheet(manifest, out, *, thumb_px=160, per_cell=None, columns=4, colo
     if int(columns) < 1:
         raise ValueError(f"'columns' must be at least 1 (got {columns})")
     m = read_manifest(manifest)
+    out = check_output(out, inputs=[m.path, *(s.path for s in m.stimuli if s.path is not None)], ours=png_is_ours)
     pairs = defaultdict(dict)
     for s in m.stimuli:
         if s.path is not None and s.stimulus_type != "cue":
@@ -61,7 +63,7 @@ def contact_sheet(manifest, out, *, thumb_px=160, per_cell=None, columns=4, colo
             s = pairs[key].get(pain)
             if s is None:
                 continue
-            with Image.open(s.path) as img:
+            with open_image(s.path) as img:
                 thumb = img.convert("RGB")
                 thumb.thumbnail((thumb_px, thumb_px), Image.LANCZOS)
             sheet.paste(thumb, (x0 + j * (thumb_px + _GAP), y0))
@@ -69,10 +71,9 @@ def contact_sheet(manifest, out, *, thumb_px=160, per_cell=None, columns=4, colo
                 pain_pspi = f" PSPI {s.pspi:g}"
         draw.text((x0, y0 + thumb_px + 1), f"{key[2]} ({key[1]}): neutral | pain{pain_pspi}", fill=(20, 20, 20),
                   font=font)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if colours:
         sheet = sheet.quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    sheet.save(out, format="PNG", optimize=True)
+    sheet.save(out, format="PNG", optimize=True, pnginfo=png_info())
     log.info("wrote contact sheet %s (%d pairs)", out, len(keys))
     return out

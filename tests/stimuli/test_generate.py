@@ -108,7 +108,7 @@ def test_import_stays_light():
 
 def test_regenerating_smaller_removes_stale_images(set_copy, small_settings):
     """Regenerating with fewer identities removes the images the new manifest no longer lists."""
-    generate_set(set_copy.parent, seed=7, **{**small_settings, "identities_per_group": 1})
+    generate_set(set_copy.parent, seed=7, force=True, **{**small_settings, "identities_per_group": 1})
     listed = {s.path for s in read_manifest(set_copy).stimuli}
     assert set(set_copy.parent.rglob("*.png")) == listed and len(listed) == 8
 
