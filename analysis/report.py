@@ -2,7 +2,8 @@
 
 Steps: read and check (``read_trials``), QC and exclusions (``apply_qc``), descriptives
 and d_z, repeated-measures ANOVA, mixed models with contrasts, log-RT models, figures,
-the methods-and-results text; each table is also written as ``<report stem>_<table>.csv``.
+the methods-and-results text; each table is also written as ``<report stem>_<table>.csv``,
+spreadsheet-safe (a text cell that a spreadsheet would run as a formula is prefixed with ').
 """
 from __future__ import annotations
 
@@ -173,6 +174,19 @@ def _enough_participants(qc):
                                    if len(out) else ""))
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas: a leading = + - @ tab or CR gets a ' (OWASP)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START)
+                                          else v)
+    return out
+
+
 def _write(report, out: Path):
     """The HTML page and each table as ``<stem>_<name>.csv``; never over a data file given as input."""
     inputs = {Path(f).resolve() for f in report.data.files}
@@ -187,7 +201,7 @@ def _write(report, out: Path):
     for name, frame in report.tables.items():
         if isinstance(frame, pd.DataFrame) and len(frame.columns):
             path = out.with_name(f"{out.stem}_{name}.csv")
-            frame.to_csv(path, index=False)
+            spreadsheet_safe(frame).to_csv(path, index=False)
             report.paths.append(path)
 
 
