@@ -148,6 +148,11 @@ def _typed(frame: pd.DataFrame, ratings: list) -> pd.DataFrame:
     for column in ("participant", "stimulus_id"):
         if column in frame.columns:
             frame[column] = frame[column].str.strip()
+            bad = frame[column].str.contains(r"[\x00-\x1f\x7f]", regex=True)
+            if bad.any():
+                i = bad.idxmax()
+                raise TrialDataError(f"{_where(frame, i, column)}: {frame[column][i]!r} holds a control character "
+                                     f"(an id is letters, digits and punctuation)")
     out = frame.copy()
     for column in NUMERIC:
         if column in frame.columns:

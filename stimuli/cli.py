@@ -108,8 +108,9 @@ def _check(args):
     report = check_manifest(args.manifest, stats=not args.no_stats)
     for problem in report.problems:
         print(f"{report.path}: {problem}", file=sys.stderr)
+    if len(report.problems) > 1:
+        print(f"{report.path}: {len(report.problems)} problems", file=sys.stderr)
     if report.problems:
-        print(f"{report.path}: {len(report.problems)} problem(s)", file=sys.stderr)
         return 2
     print(f"{report.path}: {report.n_stimuli} stimuli, files, hashes and pairs OK")
     table = report.condition_table()

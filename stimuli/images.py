@@ -19,10 +19,14 @@ class ImageTooLarge(ValueError):
 
 def open_image(path):
     """``PIL.Image.open(path)`` after checking the declared pixel count; raises ``ImageTooLarge``."""
+    import warnings
+
     from PIL import Image
 
     try:
-        img = Image.open(path)
+        with warnings.catch_warnings():   # the size is judged below, against this module's own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{Path(path)}: {exc}; stimulus images may have at most {MAX_PIXELS // 1_000_000} "
                             f"megapixels — scale it down") from None
