@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .design_matrices import build_design
+from .design_matrices import RandomBlock, _check_rank, build_design, is_categorical
 from .formula import parse_formula
 from .lmm_result import LmmResult
 from .lmm_start import mapped_start, moment_start, newton_steps
@@ -30,17 +30,13 @@ logger = logging.getLogger(__name__)
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower bound of 0
 CONVERGENCE_TOL = 2e-3  # lme4's check on the Newton step H⁻¹g at the optimum
 KKT_TOL = 1e-2  # |∂criterion/∂θ| (deviance units) treated as zero at a boundary optimum
-GRADIENT_OFFSET = 1e-6  # where a bounded θ element at its bound takes the analytic gradient
+GRADIENT_OFFSET = 1e-6  # the optimisers' bound on the diagonal of Λ (0 for lme4): its analytic gradient applies there
 BOUNDARY_NUDGE = 0.05  # where the check of a singular fit restarts the bounded θ elements
 LBFGS_MEMORY = 30  # L-BFGS-B's stored corrections: about every step, for the models' 2-30 parameters
 
 
 def _objective(problem: PLSProblem, reml: bool, count: list):
-    """Criterion and gradient at θ: analytic where it applies, else forward differences.
-
-    On a bound the analytic gradient is exact for scalar terms (0 there) and otherwise taken
-    just inside the bound.
-    """
+    """Criterion and gradient at θ: analytic where it applies (off the bounds), else forward differences."""
     def f(theta):
         count[0] += 1
         try:
@@ -50,15 +46,7 @@ def _objective(problem: PLSProblem, reml: bool, count: list):
         value = problem.criterion(state, reml)
         if not np.isfinite(value):
             return np.inf, np.zeros_like(theta)
-        grad = deviance_gradient(problem, state, reml, zero_scalars=True)
-        if grad is None and np.any(at_bound := (problem.lower == 0) & (theta < GRADIENT_OFFSET)):
-            # the criterion is smooth across the bound; its analytic formulas divide by the
-            # diagonal of Λ, so at a boundary they are taken a hair inside it
-            try:
-                inside = problem.evaluate(np.where(at_bound, GRADIENT_OFFSET, theta))
-                grad = deviance_gradient(problem, inside, reml)
-            except (np.linalg.LinAlgError, ValueError):
-                grad = None
+        grad = deviance_gradient(problem, state, reml)
         if grad is None:
             grad = np.empty_like(theta)
             for i in range(len(theta)):
@@ -96,7 +84,9 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
     """Minimise the profiled criterion over θ.
 
     From a moment-based start and a few Newton steps (when they apply), bounded L-BFGS-B
-    with the analytic gradient (lme4's bounds: diagonals of Λ ≥ 0), checked by bounded
+    with the analytic gradient (lme4's bounds: diagonals of Λ ≥ 0; the optimisers keep
+    them ≥ GRADIENT_OFFSET, where the criterion and its analytic gradient are taken at the
+    same point, and an element ending there is set to 0), checked by bounded
     Nelder–Mead when it fails or ends non-finite (a failed line search where the
     first-order conditions hold is a success). A fit that ends on a bound is checked
     by the optimality (KKT) conditions — forward derivatives of the bounded elements
@@ -104,8 +94,9 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
     gradient-based optimiser (TNC) started just off the bound.
     """
     lower = problem.lower
-    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    start = problem.theta0 if theta0 is None else np.asarray(theta0, dtype=float)
+    bounded = lower == 0
+    bounds = [(GRADIENT_OFFSET if b else None, None) for b in bounded]
+    start = problem.theta0 if theta0 is None else np.where(bounded, np.maximum(theta0, GRADIENT_OFFSET), theta0)
     count = [0]
     objective = _objective(problem, reml, count)
 
@@ -146,16 +137,16 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
             elif check.success:
                 best = optimize.OptimizeResult(x=best.x, fun=best.fun, success=abs(check.fun - best.fun) < 1e-6,
                                                message=best.message, nit=best.nit)
-    theta = np.where((lower == 0) & (np.abs(best.x) < 1e-10), 0.0, best.x)
+    theta = np.where(bounded & (best.x <= GRADIENT_OFFSET), 0.0, best.x)
     return theta, float(best.fun), bool(best.success), f"{used}: {best.message}", count[0]
 
 
 def _best_start(problem: PLSProblem, reml: bool, start_from) -> np.ndarray:
-    """Of lme4's start, the moment-based one and those from ``start_from`` (see ``fit_lmm``), the lowest criterion's."""
+    """Of the moment-based start (else lme4's) and those from ``start_from`` (see ``fit_lmm``), the lowest criterion's."""
     given = start_from if isinstance(start_from, (list, tuple)) else [start_from]
     starts = [mapped_start(problem, s) if isinstance(s, LmmResult) else np.asarray(s, dtype=float) for s in given]
     moments = moment_start(problem)
-    starts += [problem.theta0] + ([] if moments is None else [moments])
+    starts.append(problem.theta0 if moments is None else moments)
     return min(starts, key=lambda theta: problem.deviance(theta, reml))
 
 
@@ -169,7 +160,8 @@ def _kkt_holds(objective, theta, lower, tol=KKT_TOL) -> bool:
 
 
 def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: dict | None = None,
-            satterthwaite: bool = True, start=None, verbose=None, start_from=None) -> LmmResult:
+            satterthwaite: bool = True, start=None, verbose=None, start_from=None,
+            design_cache: dict | None = None) -> LmmResult:
     """Fit a linear mixed model written as an lme4 formula, by (RE)ML.
 
     Model: the formula in lme4 notation, e.g.
@@ -200,14 +192,20 @@ def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: d
         Starting θ (lme4's order); default 1 on the diagonals, 0 elsewhere.
     verbose : bool, optional
         Log the optimisation summary at INFO level.
-    start_from : LmmResult or array-like, or a list of them, optional
+    start_from : LmmResult or array-like, or a list of them (may be empty), optional
         Candidate starts (ignored when ``start`` is given): a fit of another random
         structure on the same data, whose relative covariances are matched to this model's
         terms by grouping factor and column name (``lmm_start.mapped_start``), or a θ of
         this model (a NumPy array), e.g. its optimum on another data set of the same
-        design. With lme4's and the moment-based start they compete on the criterion, and
-        the optimiser starts from the best (no Newton steps). Warm starts change the answer only within optimiser
+        design. With the moment-based start they compete on the criterion, and the
+        optimiser starts from the best (no Newton steps). Warm starts change the answer only within optimiser
         noise.
+    design_cache : dict, optional
+        A dict kept by the caller across fits of data sets that share their predictor and
+        grouping columns (e.g. simulated studies of one design; the response and its
+        missing values may differ): the formula's model matrices for all rows are built
+        once, kept there, and subset to the rows with a response. The fit is the same as
+        without it.
 
     Returns
     -------
@@ -222,7 +220,7 @@ def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: d
         one-level grouping factor, an all-missing column or rank-deficient fixed effects.
     """
     with _one_blas_thread():
-        return _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_from)
+        return _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_from, design_cache)
 
 
 _CONTROLLER = []
@@ -241,11 +239,12 @@ def _one_blas_thread():
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
-def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_from=None) -> LmmResult:
+def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_from=None,
+         design_cache=None) -> LmmResult:
     parsed = parse_formula(formula)
     if not parsed.random:
         raise ValueError(f"formula {formula!r} has no random term such as (1 | group); fit_lmm needs at least one")
-    rows, y, fixed, blocks = build_design(data, parsed, contrasts)
+    rows, y, fixed, blocks = _design(data, parsed, contrasts, design_cache)
     problem = PLSProblem(y, fixed.X, blocks)
     if start_from is not None and start is None:
         start = _best_start(problem, reml, start_from)
@@ -279,6 +278,49 @@ def _fit(data, formula, reml, contrasts, satterthwaite, start, verbose, start_fr
         _problem=problem,
     )
     return _complete(result) if satterthwaite else result
+
+
+def _design(data: pd.DataFrame, parsed, contrasts, cache):
+    """``build_design(data, parsed, contrasts)``, taken from ``cache`` when the predictor columns are those seen.
+
+    The cached design covers every row with the predictors present; a fit drops the rows
+    without a response. When that would drop a factor level, or the response is not a
+    plain numeric column, the design is built anew (as are its errors).
+    """
+    response = data[parsed.response] if cache is not None and parsed.response in data.columns else None
+    if response is None or not (isinstance(response.dtype, np.dtype) and response.dtype.kind in "fiu"):
+        return build_design(data, parsed, contrasts)
+    predictors = parsed.variables[1:]
+    key = (parsed.text, repr(contrasts))
+    if key not in cache or not unchanged(data, cache[key][0]):
+        rows, _, fixed, blocks = build_design(data.assign(**{parsed.response: 0.0}), parsed, contrasts)
+        codes = [pd.factorize(data[v].iloc[rows])[0] for v in predictors
+                 if is_categorical(data[v]) or v in (contrasts or {})]
+        cache[key] = (snapshot(data, predictors), rows, fixed, blocks, codes)
+    _, rows, fixed, blocks, codes = cache[key]
+    y = response.to_numpy(dtype=float)[rows]
+    keep = ~np.isnan(y)
+    if keep.all():
+        return rows, y, fixed, blocks
+    n = int(keep.sum())
+    if (any(np.bincount(c[keep], minlength=c.max() + 1).min() == 0 for c in codes)
+            or any(np.bincount(b.codes[keep], minlength=b.n_levels).min() == 0 or b.n_levels * b.p >= n
+                   for b in blocks)):
+        return build_design(data, parsed, contrasts)
+    X = fixed.X[keep]
+    _check_rank(X, fixed.names, "fixed effects")
+    blocks = [RandomBlock(b.group, b.names, b.M[keep], b.codes[keep], b.levels, b.factor) for b in blocks]
+    return rows[keep], y[keep], replace(fixed, X=X), blocks
+
+
+def snapshot(data: pd.DataFrame, columns) -> dict:
+    """Copies of some columns, to tell later whether another data set has the same ones (:func:`unchanged`)."""
+    return {c: data[c].copy() for c in columns}
+
+
+def unchanged(data: pd.DataFrame, kept: dict) -> bool:
+    """Whether ``data`` holds the columns of a :func:`snapshot`, equal in values, dtype and index."""
+    return all(c in data.columns and data[c].equals(column) for c, column in kept.items())
 
 
 def with_satterthwaite(result: LmmResult) -> LmmResult:

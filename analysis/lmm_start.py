@@ -16,6 +16,7 @@ import numpy as np
 __all__ = ["mapped_start", "moment_start", "off_bounds"]
 
 NUDGE = 0.05  # where a start puts a variance factor that is (near) its bound of 0
+ZERO = 1e-4  # a variance factor below this counts as on its bound (lme4's singular tolerance)
 
 
 def _term_moments(G, r):
@@ -117,13 +118,13 @@ def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 5):
     return theta
 
 
-def off_bounds(problem, theta: np.ndarray, nudge: float = NUDGE) -> np.ndarray:
-    """θ with every bounded (diagonal) element below ``nudge`` raised to it.
+def off_bounds(problem, theta: np.ndarray, below: float = ZERO, nudge: float = NUDGE) -> np.ndarray:
+    """θ with every bounded (diagonal) element below ``below`` raised to ``nudge``.
 
-    A variance factor of exactly 0 is a stationary point of the criterion (which depends on
-    it only through its square), so an optimiser started there would never leave it.
+    A variance factor of 0 is a stationary point of the criterion (which depends on it only
+    through its square), so an optimiser started there would never leave it.
     """
-    return np.where((problem.lower == 0) & (theta < nudge), nudge, theta)
+    return np.where((problem.lower == 0) & (theta < below), nudge, theta)
 
 
 def mapped_start(problem, previous) -> np.ndarray:
@@ -132,7 +133,7 @@ def mapped_start(problem, previous) -> np.ndarray:
     Each term gets the previous relative covariance (Σ/σ²) of its columns, matched by
     grouping factor and column name: zero between columns that were in different terms, 1
     on the diagonal for a column ``previous`` did not have. It is factored (eigenvalues
-    floored, as in :func:`moment_start`) and moved off the bounds by :func:`off_bounds`.
+    floored) and its zero variances moved off the bounds by :func:`off_bounds`.
     """
     cov = {}
     for k, blk in enumerate(previous.blocks):
@@ -144,7 +145,7 @@ def mapped_start(problem, previous) -> np.ndarray:
     for k, blk in enumerate(problem.blocks):
         S = np.array([[cov.get((blk.factor, a, b), float(a == b)) for b in blk.names] for a in blk.names])
         values, vectors = np.linalg.eigh(S)
-        T = np.linalg.cholesky((vectors * np.maximum(values, 1e-8)) @ vectors.T)
+        T = np.linalg.cholesky((vectors * np.maximum(values, 1e-12)) @ vectors.T)
         r, c = problem.tri[k]
         theta[problem.theta_slices[k]] = T[r, c]
     return off_bounds(problem, theta)

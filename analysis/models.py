@@ -169,9 +169,9 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
     warm : dict, optional
         Default engine only. A dict the caller keeps across studies of one design (the same
         rows and factor columns, responses differing, as in a power simulation): it holds
-        the optimum θ of every formula fitted, where the next study's fit of that formula
-        starts, and the starting structure found for the design. Answers do not depend on
-        it beyond optimiser noise.
+        what depends on the design alone — the starting structure and each candidate's
+        model matrices — rebuilt when the factor columns differ. Answers are the same
+        with or without it.
 
     Returns
     -------
@@ -216,18 +216,16 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
 
 
 def _fit_candidate(data, formula, warm, previous):
-    """One candidate by ``fit_lmm``, started from the previous candidate and from ``warm``'s θ of the formula.
+    """One candidate by ``fit_lmm``, from the best of the moment start and the previous candidate's covariances.
 
     Satterthwaite df are left for the model kept, unless the convergence check applies (see
     :func:`fit_with_selection`).
     """
     from .lmm import convergence_checkable, fit_lmm, with_satterthwaite
-    from .lmm_start import off_bounds
 
-    starts = [s for s in (previous, None if warm is None else warm.get(formula)) if s is not None]
-    result = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS, satterthwaite=False, start_from=starts or None)
-    if warm is not None:
-        warm[formula] = off_bounds(result._problem, result.theta)
+    result = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS, satterthwaite=False,
+                     start_from=[] if previous is None else [previous],
+                     design_cache=None if warm is None else warm.setdefault("designs", {}))
     return with_satterthwaite(result) if convergence_checkable(result) else result
 
 
@@ -238,14 +236,14 @@ def _starting_part(data, factors, slopes, stimulus, warm) -> RandomPart:
         return RandomPart(chosen, (), stimulus and _stimuli_sampled(data), correlated=True)
     if warm is None:
         return maximal_random(data, factors, stimulus)
+    from .lmm import snapshot, unchanged
+
     used = ["participant", "stimulus_id", *(c for c in (*SLOPE_FACTORS, *factors) if c in data.columns)]
-    columns = data[list(dict.fromkeys(used))]
-    key = ("maximal_random", tuple(factors), stimulus)
-    if key in warm and warm[key][0].equals(columns):
-        return warm[key][1]
-    part = maximal_random(data, factors, stimulus)
-    warm[key] = (columns.copy(), part)
-    return part
+    known = warm.setdefault("maximal_random", {})
+    key = (tuple(factors), stimulus)
+    if key not in known or not unchanged(data, known[key][0]):
+        known[key] = (snapshot(data, dict.fromkeys(used)), maximal_random(data, factors, stimulus))
+    return known[key][1]
 
 
 def _stimuli_sampled(data: pd.DataFrame) -> bool:

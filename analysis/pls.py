@@ -53,7 +53,7 @@ class PLSState:
     ldRX2: float      # log-determinant of R_X squared
     pwrss: float      # penalised weighted residual sum of squares r²(θ)
     L1inv: np.ndarray  # inverses of the pivot blocks' Cholesky factors (l1, p1, p1)
-    U: np.ndarray | None  # L1⁻¹ Λ1' Z1'[Zr X y] (q1 × m); columns: rest random, X, y
+    U: np.ndarray | None  # L1⁻¹ Λ1' Z1'[Zr X y] (q1 × m), the rest random columns times Λr; then X, y
     Us: object        # the sparse rest-random part of U when that is kept sparse, else None
     R: np.ndarray     # upper Cholesky factor of the augmented Schur complement over [rest random, X, y]
 
@@ -183,9 +183,39 @@ class PLSProblem:
         self.K = np.asfortranarray(K)
         self._rr = np.arange(self.q2)
         self._scale = np.ones(self.m)
+        if len(self.rest) == 1 and not self.rest_scalar:
+            self._one_rest_term()
         if p1 == 2:
             pairs = ((0, 0), (0, 1), (1, 1))
             self._g11, self._g12, self._g22 = (np.ascontiguousarray(self.G[:, a, c]) for a, c in pairs)
+
+    def _one_rest_term(self):
+        """For a single non-pivot term (its Z'Z block-diagonal by level): its blocks and Z'[X y] per level."""
+        b = self.blocks[self.rest[0]]
+        levels, p = b.n_levels, b.p
+        self._rest_G = np.stack([self.K[j * p:(j + 1) * p, j * p:(j + 1) * p] for j in range(levels)])
+        self._rest_X = self.K[:self.q2, self.q2:].reshape(levels, p, -1)
+        rows = p * np.arange(levels)[:, None, None] + np.arange(p)[:, None] + np.zeros((1, p), dtype=int)
+        self._rest_diag = (rows.ravel(), rows.transpose(0, 2, 1).ravel())  # (level, a, c) → (jp + a, jp + c)
+
+    def _scaled_K(self, theta) -> np.ndarray:
+        """D K D with D = diag(Λr, I): the cross-products of the non-pivot random columns scaled by their Λ."""
+        q2 = self.q2
+        if self.rest_scalar:
+            scale = self._scale
+            scale[:q2] = theta[self.lam_idx]
+            return np.asfortranarray(self.K * scale[:, None] * scale[None, :])
+        if hasattr(self, "_rest_G"):  # only the upper triangle is read (dsyrk, dpotrf)
+            T = self.T(theta, self.rest[0])
+            out = np.zeros(self.K.shape, order="F")
+            out[self._rest_diag] = (T.T @ self._rest_G @ T).ravel()
+            out[:q2, q2:] = (T.T @ self._rest_X).reshape(q2, -1)
+            out[q2:, q2:] = self.K[q2:, q2:]
+            return out
+        out = self.K.copy(order="F")
+        out[:, :q2] = self.times_lambda(out, theta)
+        out[:q2, :] = self.times_lambda(out.T, theta).T
+        return out
 
     @staticmethod
     def _crossprod(bi, bj, same: bool) -> np.ndarray:
@@ -225,6 +255,8 @@ class PLSProblem:
             off += b.p * b.n_levels
         self.lam_rows, self.lam_cols = np.concatenate(rows), np.concatenate(cols)
         self.lam_idx = np.concatenate(idx)
+        self.rest_starts = np.cumsum([0] + [self.sizes[k] for k in self.rest[:-1]])  # each term's first column
+        self.rest_theta = np.array([self.theta_slices[k].start for k in self.rest])  # θ index (of scalar terms)
 
     def T(self, theta: np.ndarray, k) -> np.ndarray:
         """Lower-triangular relative covariance factor of term k, or of the whole pivot for ``k="pivot"``.
@@ -340,7 +372,11 @@ class PLSProblem:
         U = (B @ self.Cfull).reshape(self.q1, -1)
         Us = None
         if self.dense_C:
-            Q = dsyrk(-1.0, U.T, beta=1.0, c=self.K, trans=0, lower=0)
+            # D(K − U'U)D = DKD − (UD)'(UD): U keeps its random columns times Λr
+            if q2:
+                U[:, :q2] = self.times_lambda(U, theta)
+            Q = dsyrk(-1.0, U.T, beta=1.0, c=self._scaled_K(theta) if q2 else self.K, trans=0, lower=0,
+                      overwrite_c=bool(q2))
         else:
             Bs = sp.block_diag(list(B), format="csr") if B.shape[1] > 1 else sp.diags(B.ravel())
             Us = (Bs @ self.C).tocsc()
@@ -348,15 +384,11 @@ class PLSProblem:
             Q[:q2, :q2] -= (Us.T @ Us).toarray()
             Q[:q2, q2:] -= np.asarray(Us.T @ U)
             Q[q2:, q2:] -= U.T @ U
-        if q2:
-            if self.rest_scalar:
-                scale = self._scale
-                scale[:q2] = theta[self.lam_idx]
-                Q *= scale[:, None] * scale[None, :]
-            else:
+            if q2:
                 _mirror_upper(Q, *self._mirror)
                 Q[:, :q2] = self.times_lambda(Q, theta)
                 Q[:q2, :] = self.times_lambda(Q.T, theta).T
+        if q2:
             Q[self._rr, self._rr] += 1.0
         R, info = dpotrf(Q, lower=0, clean=1, overwrite_a=1)
         if info < 0 or (info > 0 and info < self.m):
@@ -399,9 +431,8 @@ class PLSProblem:
         u2, beta = x[:self.q2], x[self.q2:]
         n_dense = s.U.shape[1] - (self.p + 1)
         resid1 = s.U[:, -1] - s.U[:, n_dense:n_dense + self.p] @ beta
-        if self.q2:
-            lu = self.lambda_times(u2, s.theta)
-            resid1 = resid1 - (s.U[:, :self.q2] @ lu if s.Us is None else s.Us @ lu)
+        if self.q2:  # the dense U holds UΛr already
+            resid1 = resid1 - (s.U[:, :self.q2] @ u2 if s.Us is None else s.Us @ self.lambda_times(u2, s.theta))
         l1, p1 = s.L1inv.shape[:2]
         u1 = np.einsum("jba,jb->ja", s.L1inv, resid1.reshape(l1, p1))
         b = [None] * len(self.blocks)

@@ -50,13 +50,14 @@ def fit_chunk(simulate, seeds, cold=False):
     warm, out = {}, []
     for seed in seeds:
         data = simulate(30, int(seed))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if cold:
             fit = fit_with_selection(data, DV, FACTORS, fit=fit_lmm)
         else:
             fit = fit_with_selection(data, DV, FACTORS, warm=warm)
         fixed = fit.result.fixed
         out.append({"formula": fit.formula, "steps": fit.steps, "seconds": time.perf_counter() - start,
+                    "cpu": time.process_time() - cpu,
                     "estimate": fixed["estimate"].to_numpy(), "se": fixed["se"].to_numpy(),
                     "df": fixed["df"].to_numpy()})
     return out
@@ -99,14 +100,20 @@ def main():
     rows = len(simulate(30, int(seeds[0])))
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, {platform.machine()}, "
           f"Python {platform.python_version()}")
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     fast = run(simulate, seeds, args.jobs, args.chunk)
     elapsed = time.perf_counter() - start
     fitting = sum(s["seconds"] for s in fast)
+    cpu = sum(s["cpu"] for s in fast)
     print(f"{args.sims} studies of 30 participants ({rows} trials) simulated and fitted by fit_with_selection "
           f"(maximal start + rule, warm dict per worker chunk), {args.jobs} workers: {elapsed:.1f} s in total "
           f"(target <= 60 s for 1,000); fit_with_selection {fitting / args.sims * 1000:.1f} ms per study "
-          f"(wall time inside the workers)")
+          f"(wall time inside the workers; CPU time {cpu / args.sims * 1000:.1f} ms); load average before "
+          f"{load:.2f}")
+    seconds = np.array([s["seconds"] for s in fast]) * 1000
+    print(f"per study: median {np.median(seconds):.0f} ms, 90 % {np.percentile(seconds, 90):.0f} ms, "
+          f"max {seconds.max():.0f} ms; the slowest 1 % take {np.sort(seconds)[-len(seconds) // 100:].sum() / 1000:.1f} s")
     candidates = sum(len(s["steps"]) for s in fast) / len(fast)
     print(f"candidates per study {candidates:.2f}; kept formulas:")
     for formula, count in collections.Counter(s["formula"].split(" ~ ")[1] for s in fast).most_common(5):
