@@ -144,7 +144,7 @@ def _simpler(part: RandomPart, result) -> RandomPart | None:
 
 
 def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slopes="maximal",
-                       stimulus: bool = True, fit=None, warm: dict | None = None) -> ModelFit:
+                       stimulus: bool = True, fit=None, cache: dict | None = None) -> ModelFit:
     """Fit the starting random structure and simplify by the module's rule while the fit is singular.
 
     Parameters
@@ -166,7 +166,7 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
         model kept: a singular candidate is never reported, and a candidate is completed
         earlier only when lme4's convergence check applies to it, so that ``steps`` records
         the same ``converged`` as full fits do.
-    warm : dict, optional
+    cache : dict, optional
         Default engine only. A dict the caller keeps across studies of one design (the same
         rows and factor columns, responses differing, as in a power simulation): it holds
         what depends on the design alone — the starting structure and each candidate's
@@ -178,7 +178,7 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
     ModelFit
     """
     engine = fit is None
-    part = _starting_part(data, factors, slopes, stimulus, warm if engine else None)
+    part = _starting_part(data, factors, slopes, stimulus, cache if engine else None)
     steps, fitted = [], {}
 
     def attempt(candidate):
@@ -189,7 +189,7 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
             result = fitted[formula]
         else:
             previous = list(fitted.values())[-1] if fitted else None
-            result = fitted[formula] = _fit_candidate(data, formula, warm, previous)
+            result = fitted[formula] = _fit_candidate(data, formula, cache, previous)
         steps.append((formula, result.singular, result.converged))
         return formula, result
 
@@ -215,7 +215,7 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
     return ModelFit(measure=dv, formula=formula, result=result, steps=steps)
 
 
-def _fit_candidate(data, formula, warm, previous):
+def _fit_candidate(data, formula, cache, previous):
     """One candidate by ``fit_lmm``, from the best of the moment start and the previous candidate's covariances.
 
     Satterthwaite df are left for the model kept, unless the convergence check applies (see
@@ -225,21 +225,21 @@ def _fit_candidate(data, formula, warm, previous):
 
     result = fit_lmm(data, formula, contrasts=DESIGN_CONTRASTS, satterthwaite=False,
                      start_from=[] if previous is None else [previous],
-                     design_cache=None if warm is None else warm.setdefault("designs", {}))
+                     design_cache=None if cache is None else cache.setdefault("designs", {}))
     return with_satterthwaite(result) if convergence_checkable(result) else result
 
 
-def _starting_part(data, factors, slopes, stimulus, warm) -> RandomPart:
-    """The first candidate; the maximal structure is looked up in ``warm`` when the design is the one seen."""
+def _starting_part(data, factors, slopes, stimulus, cache) -> RandomPart:
+    """The first candidate; the maximal structure is looked up in ``cache`` when the design is the one seen."""
     if not (isinstance(slopes, str) and slopes == "maximal"):
         chosen = tuple(s for s in slopes if s in factors)
         return RandomPart(chosen, (), stimulus and _stimuli_sampled(data), correlated=True)
-    if warm is None:
+    if cache is None:
         return maximal_random(data, factors, stimulus)
     from .lmm import snapshot, unchanged
 
     used = ["participant", "stimulus_id", *(c for c in (*SLOPE_FACTORS, *factors) if c in data.columns)]
-    known = warm.setdefault("maximal_random", {})
+    known = cache.setdefault("maximal_random", {})
     key = (tuple(factors), stimulus)
     if key not in known or not unchanged(data, known[key][0]):
         known[key] = (snapshot(data, dict.fromkeys(used)), maximal_random(data, factors, stimulus))

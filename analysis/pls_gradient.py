@@ -58,7 +58,7 @@ def _gradients(problem, s, reml: bool):
     if nc:
         # M⁻¹ = ℒ⁻ᵀℒ⁻¹ with ℒ = [[L1, 0], [Ũ', R']]: pivot blocks L1⁻ᵀ(I + Y_jY_j')L1⁻¹
         # with Y = ŨR⁻¹, rest blocks from R⁻¹R⁻ᵀ
-        Rinv, _ = dtrtri(s.R[:nc, :nc], lower=0)  # R's lower triangle is zero (dpotrf clean=1)
+        Rinv = _upper_inverse(s.R[:nc, :nc])
         U_tilde = np.empty((l1 * p1, nc))
         if q2:  # Ũ: U with the rest random columns times Λr (the dense U holds them so)
             U_tilde[:, :q2] = U_rest if problem.dense_C else problem.times_lambda(U_rest, theta)
@@ -89,6 +89,19 @@ def _gradients(problem, s, reml: bool):
               zr_rest[off:off + size].reshape(blk.n_levels, blk.p), problem.tri[k], problem.theta_slices[k])
         off += size
     return d_logdet, d_pwrss
+
+
+def _upper_inverse(R: np.ndarray, leaf: int = 64) -> np.ndarray:
+    """Inverse of an upper-triangular R (its lower triangle zero), by halves: LAPACK's dtrtri is slow above ~60."""
+    n = len(R)
+    if n <= leaf:
+        return dtrtri(R, lower=0)[0]
+    h = n // 2
+    out = np.zeros((n, n), order="F")
+    out[:h, :h] = first = _upper_inverse(R[:h, :h], leaf)
+    out[h:, h:] = last = _upper_inverse(R[h:, h:], leaf)
+    out[:h, h:] = dtrmm(1.0, last, dtrmm(-1.0, first, R[:h, h:], side=0, lower=0), side=1, lower=0)
+    return out
 
 
 def _unit(d_logdet, d_pwrss, T, S, u, zr, tri, where):

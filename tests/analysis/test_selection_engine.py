@@ -1,5 +1,5 @@
 """Tests for the fast path of the report's model selection: one pivot block for a factor's terms, deferred
-Satterthwaite df, mapped and warm starts, and agreement with full (cold) fits."""
+Satterthwaite df, mapped starts, cached designs, and agreement with full (cold) fits."""
 from __future__ import annotations
 
 import numpy as np
@@ -129,10 +129,10 @@ def test_fast_selection_agrees_with_full_fits(slope_sd):
     """The default engine (deferred df, mapped starts, cached designs) keeps what full fits of every candidate keep."""
     from analysis.lmm import fit_lmm as full
 
-    warm = {}
+    cache = {}
     for seed in (1, 2):
         data = trials(slope_sd=slope_sd, seed=seed)
-        fast = fit_with_selection(data, "y", FACTORS, warm=warm)
+        fast = fit_with_selection(data, "y", FACTORS, cache=cache)
         cold = fit_with_selection(data, "y", FACTORS, fit=full)
         assert fast.formula == cold.formula and fast.steps == cold.steps
         a, b = fast.result.fixed, cold.result.fixed
@@ -140,16 +140,37 @@ def test_fast_selection_agrees_with_full_fits(slope_sd):
         assert np.max(np.abs(a["se"] - b["se"]) / b["se"]) < 1e-4
         assert np.max(np.abs(a["df"] - b["df"]) / b["df"]) < 1e-2
         assert fast.result.satterthwaite is not None
-    assert {f for f, _, _ in fast.steps} <= {formula for formula, _ in warm["designs"]}
+    assert {f for f, _, _ in fast.steps} <= {formula for formula, _ in cache["designs"]}
 
 
-def test_warm_dict_reuses_the_starting_structure_only_for_the_same_design():
-    """The maximal structure is looked up in `warm` for the same factor columns, found anew for another design."""
+def test_cache_reuses_the_starting_structure_only_for_the_same_design():
+    """The maximal structure is looked up in `cache` for the same factor columns, found anew for another design."""
     data = trials(slope_sd=6.0)
-    warm = {}
-    first = fit_with_selection(data, "y", FACTORS, warm=warm)
-    again = fit_with_selection(data.assign(y=data["y"] + 1.0), "y", FACTORS, warm=warm)
+    cache = {}
+    first = fit_with_selection(data, "y", FACTORS, cache=cache)
+    again = fit_with_selection(data.assign(y=data["y"] + 1.0), "y", FACTORS, cache=cache)
     assert first.steps[0][0] == again.steps[0][0]
     between = data.assign(group=np.where(data["participant"].str[1:].astype(int) % 2, "ingroup", "outgroup"))
-    other = fit_with_selection(between, "y", FACTORS, warm=warm)
+    other = fit_with_selection(between, "y", FACTORS, cache=cache)
     assert "group" not in other.steps[0][0].split("|")[0].split("(")[-1]  # no participant slope for a between factor
+
+
+def test_design_cache_gives_the_same_fit():
+    """fit_lmm with a design cache across data sets of one design equals fits without it (missing responses too)."""
+    data = trials(slope_sd=6.0)
+    rng = np.random.default_rng(4)
+    redrawn = data.assign(y=data["y"] + rng.normal(0, 2, len(data)))
+    redrawn.loc[rng.choice(len(data), 40, replace=False), "y"] = np.nan
+    no_p3 = redrawn.assign(y=redrawn["y"].where(redrawn["participant"] != "p3"))  # a level without responses
+    formula = "y ~ pain * perspective * group + (1 + pain | participant) + (1 + perspective | stimulus_id)"
+    cache = {}
+    for frame in (data, redrawn, no_p3, redrawn):
+        cached = fit_lmm(frame, formula, contrasts=DESIGN_CONTRASTS, design_cache=cache)
+        plain = fit_lmm(frame, formula, contrasts=DESIGN_CONTRASTS)
+        assert cached.n_obs == plain.n_obs and np.array_equal(cached.rows, plain.rows)
+        assert cached.criterion == pytest.approx(plain.criterion, rel=1e-12)
+        pd.testing.assert_frame_equal(cached.fixed, plain.fixed, rtol=1e-8)
+    assert len(cache) == 1
+    other = data.assign(pain=data["pain"].iloc[::-1].to_numpy())  # another design: rebuilt
+    assert fit_lmm(other, formula, contrasts=DESIGN_CONTRASTS, design_cache=cache).criterion == pytest.approx(
+        fit_lmm(other, formula, contrasts=DESIGN_CONTRASTS).criterion, rel=1e-12)

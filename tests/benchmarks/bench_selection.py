@@ -4,10 +4,10 @@ Each study is 30 participants × 128 main trials of the default protocol (``--se
 blocks.main.trials_per_cell=8``, ``paradigm.study_sim``), fitted as the report fits the
 pain-intensity rating: maximal random structure, simplified by the singular-fit rule of
 ``analysis.models``. Studies run in ``--jobs`` joblib workers, each taking consecutive
-chunks of studies and keeping one ``warm`` dict across them (all studies share one design).
+chunks of studies and keeping one ``cache`` dict across them (all studies share one design).
 Target (issue): 1,000 studies in 60 s on 2 cores. With ``--check N`` the first N studies
 are refitted by the cold path — every candidate a full ``fit_lmm`` fit (Satterthwaite
-df included, no warm starts: ``fit=fit_lmm``) — and the kept formulas, fixed estimates,
+df included, no mapped starts: ``fit=fit_lmm``) — and the kept formulas, fixed estimates,
 SEs and df are compared.
 
     .venv/bin/python tests/benchmarks/bench_selection.py [--sims 1000] [--jobs 2] [--chunk 50] [--check 50]
@@ -43,18 +43,18 @@ def make_simulator(trials_per_cell: int):
 
 
 def fit_chunk(simulate, seeds, cold=False):
-    """Simulate and fit consecutive studies with one warm dict (or by the cold path); per study a summary."""
+    """Simulate and fit consecutive studies with one cache dict (or by the cold path); per study a summary."""
     from analysis.lmm import fit_lmm
     from analysis.models import fit_with_selection
 
-    warm, out = {}, []
+    cache, out = {}, []
     for seed in seeds:
         data = simulate(30, int(seed))
         start, cpu = time.perf_counter(), time.process_time()
         if cold:
             fit = fit_with_selection(data, DV, FACTORS, fit=fit_lmm)
         else:
-            fit = fit_with_selection(data, DV, FACTORS, warm=warm)
+            fit = fit_with_selection(data, DV, FACTORS, cache=cache)
         fixed = fit.result.fixed
         out.append({"formula": fit.formula, "steps": fit.steps, "seconds": time.perf_counter() - start,
                     "cpu": time.process_time() - cpu,
@@ -90,7 +90,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=50, help="consecutive studies per task (one warm dict each)")
+    parser.add_argument("--chunk", type=int, default=50, help="consecutive studies per task (one cache dict each)")
     parser.add_argument("--trials-per-cell", type=int, default=8, help="blocks.main.trials_per_cell (8: 128 trials)")
     parser.add_argument("--check", type=int, default=50, help="studies refitted by the cold path (0: none)")
     args = parser.parse_args()
@@ -107,7 +107,7 @@ def main():
     fitting = sum(s["seconds"] for s in fast)
     cpu = sum(s["cpu"] for s in fast)
     print(f"{args.sims} studies of 30 participants ({rows} trials) simulated and fitted by fit_with_selection "
-          f"(maximal start + rule, warm dict per worker chunk), {args.jobs} workers: {elapsed:.1f} s in total "
+          f"(maximal start + rule, cache dict per worker chunk), {args.jobs} workers: {elapsed:.1f} s in total "
           f"(target <= 60 s for 1,000); fit_with_selection {fitting / args.sims * 1000:.1f} ms per study "
           f"(wall time inside the workers; CPU time {cpu / args.sims * 1000:.1f} ms); load average before "
           f"{load:.2f}")
@@ -123,7 +123,7 @@ def main():
         start = time.perf_counter()
         cold = run(simulate, seeds[:n], args.jobs, args.chunk, cold=True)
         seconds = time.perf_counter() - start
-        print(f"cold path (fit=fit_lmm: full fits, no warm starts) on the first {n} studies: {seconds:.1f} s, "
+        print(f"cold path (fit=fit_lmm: full fits, no mapped starts) on the first {n} studies: {seconds:.1f} s, "
               f"{sum(s['seconds'] for s in cold) / n * 1000:.1f} ms per study")
         print(agreement(fast[:n], cold))
 
