@@ -29,8 +29,8 @@ def _parser():
 
     p = sub.add_parser("run", help="a lab session in a PsychoPy window (start dialog unless --participant)")
     protocol_args(p)
-    p.add_argument("--participant", help="participant id (letters and digits); without it a dialog asks")
-    p.add_argument("--session", type=int, default=1, help="session number (default 1)")
+    p.add_argument("--participant", help="participant id (1 to 64 letters and digits); without it a dialog asks")
+    p.add_argument("--session", type=int, default=1, help="session number, 1 to 9999 (default 1)")
     p.add_argument("--group", help="the participant's group, when the protocol compares natural groups")
     p.add_argument("--language", help="instruction language (default: the protocol's)")
     p.add_argument("--slot", type=int, help="counterbalancing slot (default: from the participant number)")
@@ -41,19 +41,21 @@ def _parser():
 
     p = sub.add_parser("pilot", help="simulated participants run the protocol (data-only or --visual)")
     protocol_args(p)
-    p.add_argument("--participants", type=int, required=True, help="number of simulated participants")
+    p.add_argument("--participants", type=int, required=True, help="number of simulated participants (1 to 10,000)")
     p.add_argument("--out", required=True, help="dataset folder to write (data/ inside)")
-    p.add_argument("--seed", type=int, default=0, help="pilot seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="pilot seed, a whole number ≥ 0 (default 0)")
     p.add_argument("--visual", action="store_true", help="run in a PsychoPy window with simulated input")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="simulation parameter, e.g. ratings.pain_intensity.effects.pain=60 (repeatable)")
     p.add_argument("--time-scale", type=float, default=0.0,
-                   help="data-only: pace the virtual clock in real time times this factor (0 = instant)")
+                   help="data-only: pace the virtual clock in real time times this factor (0 = instant, at most 100)")
     p.add_argument("--resume", action="store_true",
-                   help="skip completed participants in --out, resume interrupted ones, start missing ones")
+                   help="skip completed participants in --out, resume interrupted ones, start missing ones "
+                        "(the seed, protocol and --param values must be the pilot's)")
     p.add_argument("--screenshots", metavar="DIR", help="--visual: save the first frame of each kind of screen")
     p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes for a data-only pilot (default: number of cores)")
+                   help="worker processes for a data-only pilot (default and maximum: number of cores)")
+    p.add_argument("--force-jobs", action="store_true", help="allow more --jobs than cores")
     return parser
 
 
@@ -62,11 +64,17 @@ def main(argv=None):
     level = logging.ERROR if args.quiet else (logging.DEBUG if args.verbose > 1 else
                                               logging.INFO if args.verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from .presenter import SessionAborted
+
     try:
         return {"validate": _validate, "run": _run, "pilot": _pilot}[args.command](args)
     except _user_errors() as exc:
         print(f"paradigm {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except SessionAborted as exc:   # a signal before the session wrote anything
+        print(f"paradigm {args.command}: interrupted ({exc}) before the session started; nothing was written",
+              file=sys.stderr)
+        return 1
 
 
 def _user_errors():
@@ -114,14 +122,21 @@ def _validate(args):
     return 0
 
 
+def _check(*problems):
+    """Raise the first problem (one line) as a usage error."""
+    for problem in problems:
+        if problem:
+            raise _UsageError(problem)
+
+
 def _pilot(args):
-    from .pilot import run_pilot
+    from . import cli_checks as checks
     from .protocol_load import parse_override
 
-    if args.participants < 1:
-        raise _UsageError(f"--participants must be at least 1 (got {args.participants})")
-    if args.time_scale < 0:
-        raise _UsageError(f"--time-scale must be 0 or more (got {args.time_scale})")
+    n_jobs = args.jobs if args.jobs is not None else checks.usable_cores()
+    _check(checks.participants_problem(args.participants), checks.seed_problem(args.seed),
+           checks.time_scale_problem(args.time_scale), checks.jobs_problem(n_jobs, args.force_jobs),
+           checks.out_problem(args.out))
     params = {}
     for text in args.param:
         try:
@@ -129,7 +144,10 @@ def _pilot(args):
         except ValueError as exc:
             raise _UsageError(str(exc).replace("--set", "--param")) from None
         params[key] = value
+    if args.visual:
+        _lab()
     loaded, manifest = _load(args)
+    from .pilot import run_pilot
     from .simulated import simulation_params
 
     try:
@@ -137,9 +155,6 @@ def _pilot(args):
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
     presenter_factory = _visual_presenter_factory(loaded, manifest, args.screenshots) if args.visual else None
-    n_jobs = args.jobs or os.cpu_count() or 1
-    if n_jobs < 1:
-        raise _UsageError(f"--jobs must be at least 1 (got {n_jobs})")
     bar = _progress_bar(args.participants, loaded, manifest)
     try:
         result = run_pilot(loaded, manifest, n_participants=args.participants, out_dir=args.out, seed=args.seed,
@@ -149,10 +164,31 @@ def _pilot(args):
     finally:
         if bar:
             bar.close()
+    print(_pilot_summary(result, args))
+    for problem in result.problems:
+        print(f"paradigm pilot: {problem}; run again with --resume to finish it", file=sys.stderr)
+    ok = not (result.problems or result.interrupted) and all(s.status == "completed" for s in result.sessions)
+    return 0 if ok else 1
+
+
+def _pilot_summary(result, args):
+    """One line: how many sessions completed now, and what a resume skipped or repaired."""
+    data = result.out_dir / "data"
+    if not result.sessions and not result.problems and not result.interrupted and args.resume:
+        return f"pilot: all {result.already_complete} sessions in {data} are complete; nothing to resume"
     statuses = [s.status for s in result.sessions]
-    print(f"pilot: {statuses.count('completed')} of {len(statuses)} sessions completed in "
-          f"{result.out_dir / 'data'}")
-    return 0 if all(s == "completed" for s in statuses) else 1
+    line = f"pilot: {statuses.count('completed')} of {len(statuses)} sessions completed in {data}"
+    if len(statuses) > statuses.count("completed"):
+        line += ", " + ", ".join(f"{statuses.count(s)} {s}" for s in ("aborted", "crashed") if s in statuses)
+    repaired = sum(s.repaired for s in result.sessions)
+    if repaired:
+        line += f" ({repaired} only marked completed: all {'its' if repaired == 1 else 'their'} trials were on disk)"
+    if args.resume:
+        n = result.already_complete
+        line += f"; {n} {'was' if n == 1 else 'were'} already complete"
+    if result.interrupted:
+        line += f"; interrupted by {result.interrupted}: run again with --resume to finish"
+    return line
 
 
 def _progress_bar(n_participants, loaded, manifest):
@@ -169,13 +205,16 @@ def _progress_bar(n_participants, loaded, manifest):
     return tqdm(total=n_participants * per_session, unit="trial", desc="pilot")
 
 
+INSTALL_HINT = "pip install -e '.[lab]'"
+
+
 def _lab():
     """The lab subpackage (PsychoPy), or a one-line usage error saying how to install it."""
     try:
-        from . import lab  # noqa: F401
-        from .lab import run
+        from .lab import presenter, run  # noqa: F401   (the presenter imports PsychoPy)
     except ImportError as exc:
-        raise _UsageError(f"this needs PsychoPy ({exc}); install the 'lab' extra: pip install '.[lab]'") from None
+        raise _UsageError(f"this needs PsychoPy, which cannot be imported ({' '.join(str(exc).split())}); install "
+                          f"the lab extra: {INSTALL_HINT}") from None
     return run
 
 
@@ -190,11 +229,16 @@ def _require_display():
 
 
 def _run(args):
-    if args.session < 1:
-        raise _UsageError(f"--session must be 1 or more (got {args.session})")
+    from . import cli_checks as checks
+    from .session import participant_id_problem, session_number_problem
+
+    _check(session_number_problem(args.session) and f"--session {session_number_problem(args.session)}",
+           args.participant is not None and participant_id_problem(args.participant)
+           and f"--participant {participant_id_problem(args.participant)}",
+           checks.out_problem(args.out))
+    lab = _lab()
     loaded, manifest = _load(args)
     _require_display()
-    lab = _lab()
     start = {"participant": args.participant, "session": args.session, "group": args.group,
              "language": args.language}
     if args.participant is None:
@@ -204,8 +248,9 @@ def _run(args):
         if start is None:
             print("paradigm run: cancelled at the start dialog; nothing was written", file=sys.stderr)
             return 0
-        if not isinstance(start["session"], int) or start["session"] < 1:
-            raise _UsageError(f"session must be a whole number ≥ 1 (got {start['session']!r})")
+        _check(session_number_problem(start["session"]) and f"session {session_number_problem(start['session'])}",
+               participant_id_problem(start["participant"])
+               and f"participant id {participant_id_problem(start['participant'])}")
     result = lab.run_lab(loaded, manifest, participant=start["participant"], session=start["session"],
                          out_dir=args.out, participant_group=start["group"], language=start["language"],
                          slot=args.slot, resume=args.resume, windowed=args.windowed,

@@ -7,8 +7,11 @@ Layout (Psych-DS keyword–value names, data under ``data/`` of the dataset root
     OUT/data/sub-…_session.json                                              provenance + status
     OUT/data/sub-…_events.tsv  (+ _events.json)                              BIDS events, one per screen
 
-Rows are appended, flushed and (by default) fsynced one trial at a time; files are created
-with exclusive mode, so an existing participant's data are never overwritten.
+Rows are appended one trial at a time, each with a single ``write`` on a file opened with
+``O_APPEND`` (in the kernel at once, so a killed process loses nothing written; fsynced too in a
+lab session); files are created with exclusive mode, so an existing participant's data are
+never overwritten. ``…_session.lock`` exists while a process writes the session
+(:mod:`paradigm.locks`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ BASE_COLUMNS = [
     "participant_group", "stimulus_group", "group", "perspective",
     "fixation_onset_s", "stimulus_onset_s", "stimulus_offset_s", "stimulus_duration_s", "dropped_frames",
 ]
+ONSET_COLUMNS = ("fixation_onset_s", "stimulus_onset_s", "stimulus_offset_s")   # shifted by a part's clock origin
 EVENT_COLUMNS = ["onset", "duration", "trial_type", "trial", "block", "stimulus_id", "pain", "perspective",
                  "group", "response", "response_time", "value_code"]
 
@@ -75,6 +79,10 @@ class SessionFiles:
     def events_json(self):
         return self.data_dir / f"{self.stem}_events.json"
 
+    @property
+    def lock(self):
+        return self.data_dir / f"{self.stem}_session.lock"
+
     def existing(self):
         return [p for p in (self.trials, self.sidecar, self.events, self.events_json) if p.exists()]
 
@@ -92,11 +100,12 @@ def _format(value):
 
 
 class _AppendOnly:
-    """A text file opened for appending whole lines, each flushed (and fsynced) at once."""
+    """A text file opened with ``O_APPEND``; each :meth:`write` is one ``os.write`` (and fsync)."""
 
     def __init__(self, path, *, create, fsync, header=None):
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0) | (os.O_CREAT | os.O_EXCL if create else 0)
         try:
-            self._fh = open(path, "x" if create else "a", encoding="utf-8", newline="")
+            self._fd = os.open(path, flags, 0o644)
         except FileExistsError:
             raise SessionError(f"{path} already exists; it is never overwritten") from None
         self._fsync = fsync
@@ -104,29 +113,51 @@ class _AppendOnly:
             self.write(header)
 
     def write(self, text):
-        self._fh.write(text)
-        self._fh.flush()
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(self._fd, data):]
         if self._fsync:
-            os.fsync(self._fh.fileno())
+            os.fsync(self._fd)
 
     def close(self):
-        self._fh.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class SessionWriter:
-    """Appends trial rows and events for one session; ``resume=True`` appends to existing files."""
+    """Appends trial rows and events for one session.
 
-    def __init__(self, files: SessionFiles, columns, *, resume=False, fsync=True):
+    ``resume=True`` appends to the files on disk (creating any that are missing, with their
+    header). ``clock_origin_s`` is added to every onset written, so a resumed part's onsets
+    continue from where the previous part ended.
+    """
+
+    def __init__(self, files: SessionFiles, columns, *, resume=False, fsync=True, clock_origin_s=0.0):
         self.files, self.columns = files, list(columns)
+        self.clock_origin_s = float(clock_origin_s)
         files.data_dir.mkdir(parents=True, exist_ok=True)
-        create = not resume
-        self._trials = _AppendOnly(files.trials, create=create, fsync=fsync,
-                                   header=None if resume else _csv_line(self.columns, ","))
-        self._events = _AppendOnly(files.events, create=create, fsync=fsync,
-                                   header=None if resume else _csv_line(EVENT_COLUMNS, "\t"))
+        opened = []
+        try:
+            for path, header in ((files.trials, _csv_line(self.columns, ",")),
+                                 (files.events, _csv_line(EVENT_COLUMNS, "\t"))):
+                create = not (resume and path.exists())
+                empty = create or path.stat().st_size == 0     # a resumed file cut before its header
+                opened.append(_AppendOnly(path, create=create, fsync=fsync, header=header if empty else None))
+        except BaseException:
+            for f in opened:
+                f.close()
+            raise
+        self._trials, self._events = opened
+
+    def _shift(self, value):
+        return value + self.clock_origin_s if self.clock_origin_s and type(value) in (float, int) else value
 
     def write_trial(self, row: dict, events):
-        """Append one trial's row and its events (the row last: a row on disk means a whole trial)."""
+        """Append one trial's events and then its row (a row on disk means a whole trial)."""
+        if self.clock_origin_s:
+            row = row | {c: self._shift(row.get(c)) for c in ONSET_COLUMNS}
+            events = [e | {"onset": self._shift(e.get("onset"))} for e in events]
         if events:
             self._events.write(_csv_lines(
                 [[v if type(v) is str else "n/a" if v is None else _format(v)
@@ -157,16 +188,44 @@ def write_json_atomic(path: Path, data):
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder):
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_json_new(path: Path, data):
-    """Create ``path`` with ``data``; refuse if it exists."""
+    """Create ``path`` with ``data`` in one step (a whole file or none); refuse if it exists."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with open(path, "x", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, default=str)
             fh.write("\n")
-    except FileExistsError:
-        raise SessionError(f"{path} already exists; it is never overwritten") from None
+        try:
+            os.link(tmp, path)          # fails if path exists: never overwrites
+        except FileExistsError:
+            raise SessionError(f"{path} already exists; it is never overwritten") from None
+        except OSError:                 # a file system without hard links: exclusive create
+            try:
+                with open(path, "x", encoding="utf-8") as fh:
+                    fh.write(Path(tmp).read_text(encoding="utf-8"))
+            except FileExistsError:
+                raise SessionError(f"{path} already exists; it is never overwritten") from None
+    finally:
+        os.unlink(tmp)
 
 
 def ensure_dataset_description(root: Path, protocol, columns):
@@ -213,26 +272,11 @@ def events_sidecar(protocol):
     }
 
 
-def read_completed_rows(path: Path):
-    """Read a trial CSV written by :class:`SessionWriter`; return ``(rows, fragment)``.
-
-    ``fragment`` is an unterminated last line (a write cut off by a hard kill), or "".
-    """
-    text = path.read_text(encoding="utf-8")
-    fragment = ""
-    if text and not text.endswith("\n"):
-        cut = text.rfind("\n") + 1
-        text, fragment = text[:cut], text[cut:]
-    rows = list(csv.DictReader(io.StringIO(text)))
-    return rows, fragment
-
-
-def drop_fragment(path: Path, fragment: str):
-    """Remove an unterminated last line (kept by the caller in the sidecar) before appending."""
-    if not fragment:
+def truncate_to(path: Path, size: int):
+    """Cut ``path`` back to its first ``size`` bytes (a cut-off line, a cut-off trial's events); fsynced."""
+    if not path.exists() or path.stat().st_size <= size:
         return
-    size = path.stat().st_size
     with open(path, "r+b") as fh:
-        fh.truncate(size - len(fragment.encode("utf-8")))
+        fh.truncate(size)
         fh.flush()
         os.fsync(fh.fileno())

@@ -3,6 +3,9 @@
 Participants are ``sim001``, ``sim002``, …; counterbalancing slots follow their numbers and
 natural groups alternate every ``n_slots`` participants, so slot and group are crossed.
 Stimulus effects are drawn once per pilot, shared by every participant, as real stimuli are.
+With ``n_jobs`` > 1 sessions run in worker processes that end with the pilot
+(:mod:`paradigm.workers`); a resume first checks the dataset is this pilot's
+(:mod:`paradigm.pilot_dataset`).
 """
 from __future__ import annotations
 
@@ -12,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import interrupt
 from .design import n_slots
 from .errors import ProtocolError
 from .headless import HeadlessPresenter
+from .pilot_dataset import check_resumable
+from .presenter import SessionAborted
+from .reconcile import SessionComplete
 from .session import run_session
 from .simulated import (SimulatedParticipant, design_cells, draw_stimulus_effects, expected_observed_cells,
                         simulation_params)
@@ -26,7 +33,10 @@ log = logging.getLogger("paradigm")
 @dataclass(frozen=True)
 class PilotResult:
     out_dir: Path
-    sessions: tuple   # SessionResult per participant
+    sessions: tuple              # SessionResult per participant run (or resumed) now
+    already_complete: int = 0    # participants a resume found complete and skipped
+    problems: tuple = ()         # one line each: a worker that died mid-session
+    interrupted: str | None = None   # 'SIGINT' / 'SIGTERM' when a signal stopped the pilot
 
 
 def participant_id(index):
@@ -65,24 +75,34 @@ def run_pilot(loaded, manifest, *, n_participants, out_dir, seed=0, params=None,
         sim = simulation_params(_merge(protocol.simulation, params or {}))
     except ValueError as exc:
         raise ProtocolError(loaded.path, str(exc), field="simulation (with --param)") from None
+    out_dir = Path(out_dir)
+    complete = check_resumable(out_dir, loaded, seed, sim.to_dict(), protocol.name) if resume else set()
     root = np.random.SeedSequence(seed)
     stimulus_seq, *participant_seqs = root.spawn(1 + n_participants)
     effects = draw_stimulus_effects([s.stimulus_id for s in manifest.stimuli],
                                     [r.name for r in protocol.ratings], sim, np.random.default_rng(stimulus_seq))
     observed = expected_observed_cells(protocol, sim, _main_trial_numbers(protocol))
-    jobs = [_Job(loaded, manifest, Path(out_dir), index, seed, participant_seqs[index - 1], sim, effects,
-                 observed, time_scale, resume) for index in range(1, n_participants + 1)]
+    indices = [i for i in range(1, n_participants + 1) if participant_id(i) not in complete]
+    jobs = [_Job(loaded, manifest, out_dir, index, seed, participant_seqs[index - 1], sim, effects,
+                 observed, time_scale, resume) for index in indices]
+    skipped = n_participants - len(jobs)
     if n_jobs > 1 and presenter_factory is None and len(jobs) > 1:
-        results = _run_parallel(jobs, n_jobs, progress)
-    else:
-        results = []
+        return _run_parallel(out_dir, jobs, n_jobs, progress, skipped)
+    results, interrupted = [], None
+    with interrupt.handling_signals():
         for job in jobs:
-            result = job.run(presenter_factory, progress)
-            if result is not None:
-                results.append(result)
-                if result.status != "completed":
-                    break
-    return PilotResult(Path(out_dir), tuple(results))
+            try:
+                result = job.run(presenter_factory, progress)
+            except SessionAborted:          # stopped before this session wrote anything
+                break
+            if result is None:
+                skipped += 1
+                continue
+            results.append(result)
+            if result.status != "completed" or interrupt.requested():
+                break
+        interrupted = interrupt.requested()
+    return PilotResult(out_dir, tuple(results), skipped, interrupted=interrupted)
 
 
 def _main_trial_numbers(protocol):
@@ -91,21 +111,18 @@ def _main_trial_numbers(protocol):
     return range(first, first + len(design_cells(protocol)) * protocol.blocks.main.trials_per_cell)
 
 
-def _run_parallel(jobs, n_jobs, progress):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+def _run_parallel(out_dir, jobs, n_jobs, progress, skipped):
+    from .workers import run_tasks
 
-    results = [None] * len(jobs)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-        futures = {pool.submit(job.run): i for i, job in enumerate(jobs)}
-        from concurrent.futures import as_completed
+    def on_value(index, result):
+        if progress and result is not None:
+            progress(result.n_done)
 
-        for future in as_completed(futures):
-            result = results[futures[future]] = future.result()
-            if progress and result is not None:
-                progress(result.n_done)
-    return [r for r in results if r is not None]
+    outcome = run_tasks([job.run for job in jobs], n_jobs, on_value)
+    results = [outcome.values[i] for i in sorted(outcome.values) if outcome.values[i] is not None]
+    skipped += sum(v is None for v in outcome.values.values())
+    problems = tuple(f"{participant_id(jobs[i].index)}: its {how} mid-session" for i, how in outcome.died)
+    return PilotResult(out_dir, tuple(results), skipped, problems, outcome.interrupted)
 
 
 @dataclass(frozen=True)
@@ -125,11 +142,13 @@ class _Job:
     resume: bool
 
     def run(self, presenter_factory=None, progress=None):
+        """Run (or resume) this participant's session; None when a resume finds it already complete."""
+        from .datafiles import SessionFiles
+
         protocol = self.loaded.protocol
         pid = participant_id(self.index)
-        status = _resume_mode(self.out_dir, pid, protocol.name) if self.resume else "new"
-        if status == "completed":
-            return None
+        files = SessionFiles(self.out_dir, pid, 1, protocol.name)
+        resume = self.resume and bool(files.existing())
         design_seed, answer_seed = (int(x) for x in self.seed_sequence.generate_state(2))
         slots, group = n_slots(protocol), protocol.factors.group
         participant_group = (group.participant_levels[((self.index - 1) // slots) % 2]
@@ -145,8 +164,10 @@ class _Job:
             return run_session(
                 self.loaded, self.manifest, participant=pid, session=1, out_dir=self.out_dir, presenter=presenter,
                 responder=responder, mode="pilot", simulated=True, seed=design_seed,
-                slot=(self.index - 1) % slots, participant_group=participant_group, resume=status == "resume",
+                slot=(self.index - 1) % slots, participant_group=participant_group, resume=resume,
                 fsync=False, sidecar_extra=extra, on_trial=(lambda done, total: progress(1)) if progress else None)
+        except SessionComplete:   # completed since the resume looked (e.g. by a worker that was ending)
+            return None
         finally:
             presenter.close()
 
@@ -156,16 +177,3 @@ def _merge(base, overrides):
     for key, value in overrides.items():
         out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
     return out
-
-
-def _resume_mode(out_dir, pid, task):
-    """'completed', 'resume' or 'new' for one simulated participant already (partly) on disk."""
-    import json
-
-    from .datafiles import SessionFiles
-
-    files = SessionFiles(out_dir, pid, 1, task)
-    if not files.sidecar.exists():
-        return "new"
-    status = json.loads(files.sidecar.read_text(encoding="utf-8")).get("status")
-    return "completed" if status == "completed" else "resume"

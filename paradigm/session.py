@@ -3,30 +3,60 @@
 The sidecar's ``status`` is ``running`` while trials run, then ``completed``, ``aborted``
 (Escape, SIGINT, SIGTERM) or ``crashed`` (an error). A hard kill leaves ``running``; the
 next ``--resume`` records that part as ``killed`` and continues from the first missing trial
-with the same trial table, rebuilt from the seed, slot and group in the sidecar.
+with the same trial table, rebuilt from the seed, slot and group in the sidecar
+(:mod:`paradigm.reconcile` decides what a resume may do). One process at a time writes a
+session: it holds the session's lock (:mod:`paradigm.locks`) from its first look at the files
+to its last sidecar update.
 """
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import platform
-import signal
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
+from . import interrupt
 from .counterbalance import slot_from_participant
-from .datafiles import (SessionFiles, SessionWriter, drop_fragment, ensure_dataset_description, events_sidecar,
-                        read_completed_rows, trial_columns, write_json_atomic, write_json_new)
+from .datafiles import (SessionFiles, SessionWriter, ensure_dataset_description, events_sidecar, trial_columns,
+                        truncate_to, write_json_atomic, write_json_new)
 from .design import build_design, n_slots
 from .errors import SessionError
+from .locks import SessionLocked, session_lock
 from .presenter import SessionAborted
 from .protocol import PARTICIPANT_ID, StimulusEvent
+from .reconcile import plan_resume
 from .trial_loop import run_trials
 
 log = logging.getLogger("paradigm")
+
+MAX_ID_CHARS = 64        # a participant id's length (it is part of every file name)
+MAX_SESSION = 9999
+LOCK_WAIT_S = 5.0        # how long a start waits for a previous writer that is ending
+
+
+def _shown(value):
+    """``repr(value)``, cut short for a very long one."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:36]}… ({len(str(value))} characters)"
+
+
+def participant_id_problem(participant):
+    """Why ``participant`` cannot be an id (letters and digits, 1 to 64), or None."""
+    if not isinstance(participant, str) or not PARTICIPANT_ID.fullmatch(participant) \
+            or len(participant) > MAX_ID_CHARS:
+        return f"must be 1 to {MAX_ID_CHARS} letters and digits (got {_shown(participant)})"
+    return None
+
+
+def session_number_problem(session):
+    """Why ``session`` cannot be a session number (a whole number 1 to 9999), or None."""
+    if isinstance(session, bool) or not isinstance(session, int) or not 1 <= session <= MAX_SESSION:
+        return f"must be a whole number from 1 to {MAX_SESSION} (got {_shown(session)})"
+    return None
 
 
 @dataclass
@@ -49,6 +79,7 @@ class SessionResult:
     status: str
     n_done: int
     n_planned: int
+    repaired: bool = False   # a resume found every trial on disk and only marked the session completed
 
 
 def _now():
@@ -83,7 +114,7 @@ def run_session(loaded, manifest, *, participant, session=1, out_dir, presenter,
     loaded : LoadedProtocol
     manifest : stimuli.Manifest
     participant, session : str, int
-        Letters and digits only; the session is 1 or more.
+        1 to 64 letters and digits; the session is 1 to 9999.
     out_dir : Path
         The dataset root (files go to ``out_dir/data``).
     presenter, responder
@@ -92,63 +123,109 @@ def run_session(loaded, manifest, *, participant, session=1, out_dir, presenter,
         The design's inputs; ``slot`` defaults to the participant number's slot and ``seed``
         to a fresh one. On resume all three come from the sidecar.
     fsync : bool
-        Also fsync each row (lab sessions); a flush alone survives a killed process.
+        Also fsync each row (lab sessions); a row is in the kernel as soon as it is written,
+        so a killed process loses nothing either way.
+
+    Raises
+    ------
+    SessionError
+        A bad id, existing data without ``resume``, a session another process is writing, or
+        one a resume cannot continue (:func:`paradigm.reconcile.plan_resume`;
+        :class:`paradigm.reconcile.SessionComplete` when it is already complete).
+    SessionAborted
+        SIGINT/SIGTERM arrived before anything was written.
     """
     protocol = loaded.protocol
-    if not PARTICIPANT_ID.match(participant or ""):
-        raise SessionError(f"participant id must be letters and digits only (got {participant!r})")
-    if not isinstance(session, int) or session < 1:
-        raise SessionError(f"session must be a whole number ≥ 1 (got {session!r})")
+    for what, problem in (("participant id", participant_id_problem(participant)),
+                          ("session", session_number_problem(session))):
+        if problem:
+            raise SessionError(f"{what} {problem}")
     language = language or protocol.language
     if language not in protocol.instructions:
         raise SessionError(f"language must be one of {', '.join(protocol.instructions)} (got {language!r})")
+    out_dir = Path(out_dir)
     files = SessionFiles(out_dir, participant, session, protocol.name)
+    design = None
     if resume:
-        sidecar, design, start = _resume_state(files, loaded, manifest)
+        if not files.sidecar.exists() and not files.trials.exists():
+            raise SessionError(f"nothing to resume: {files.trials} and {files.sidecar} are missing")
     else:
-        existing = files.existing()
-        if existing:
-            raise SessionError(f"data for sub-{participant} ses-{session} task-{protocol.name} already exist "
-                               f"({existing[0]}); use --resume to continue it, or another participant/session")
+        if files.existing():
+            raise _exists(files, protocol)
         if seed is None:
             import numpy as np
 
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         slot = slot_from_participant(participant, n_slots(protocol)) if slot is None else slot
         design = build_design(protocol, manifest, slot=slot, seed=seed, participant_group=participant_group)
-        sidecar = _new_sidecar(loaded, manifest, design, participant, session, mode, simulated, language,
-                               sidecar_extra)
-        start = 0
+    try:
+        files.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SessionError(f"{files.data_dir}: the folder cannot be made ({exc.strerror or exc})") from None
+    with interrupt.handling_signals(), ExitStack() as held:
+        try:
+            held.enter_context(session_lock(files.lock, files.trials, wait_s=LOCK_WAIT_S,
+                                            should_stop=interrupt.requested))
+        except SessionLocked:
+            interrupt.check()   # a stop request ended the wait: nothing was written
+            raise
+        interrupt.check()
+        if resume:
+            plan = plan_resume(files, loaded, manifest)
+            truncate_to(files.trials, plan.trials_keep)
+            truncate_to(files.events, plan.events_keep)
+            if plan.complete:
+                write_json_atomic(files.sidecar, plan.sidecar)
+                log.warning("%s: all %d trials were on disk; marked completed (see 'repairs' in %s)",
+                            files.trials, plan.start, files.sidecar.name)
+                return SessionResult(files, "completed", plan.start, plan.start, repaired=True)
+            sidecar, design, start, origin = plan.sidecar, plan.design, plan.start, plan.clock_origin_s
+        else:
+            if files.existing():   # created since the first look, by another process
+                raise _exists(files, protocol)
+            sidecar = _new_sidecar(loaded, manifest, design, participant, session, mode, simulated, language,
+                                   sidecar_extra)
+            start, origin = 0, 0.0
+        return _run_part(loaded, manifest, files, sidecar, design, start, origin, language, mode, simulated,
+                         presenter, responder, resume, fsync, on_trial)
+
+
+def _exists(files, protocol):
+    return SessionError(f"data for sub-{files.participant} ses-{files.session} task-{protocol.name} already exist "
+                        f"({files.existing()[0]}); use --resume to continue it, or another participant/session")
+
+
+def _run_part(loaded, manifest, files, sidecar, design, start, origin, language, mode, simulated, presenter,
+              responder, resume, fsync, on_trial):
+    """Run the trials from ``start`` as a new part of the session, holding its lock; finalise the sidecar."""
+    protocol = loaded.protocol
     context = SessionContext(loaded, manifest, language, {
-        "participant": participant, "session": session, "protocol": protocol.name,
+        "participant": files.participant, "session": files.session, "protocol": protocol.name,
         "protocol_sha256": loaded.sha256, "mode": mode, "simulated": simulated,
         "participant_group": design.participant_group or ""})
     columns = trial_columns(protocol)
-    ensure_dataset_description(out_dir, protocol, columns)
-    files.data_dir.mkdir(parents=True, exist_ok=True)
-    part = {"started_utc": _now(), "first_trial": start + 1, "status": "running"}
-    sidecar["parts"].append(part)
+    ensure_dataset_description(files.root, protocol, columns)
+    part = {"started_utc": _now(), "first_trial": start + 1, "clock_origin_s": origin, "status": "running"}
+    sidecar.setdefault("parts", []).append(part)
     sidecar["status"] = "running"
     if resume:
         write_json_atomic(files.sidecar, sidecar)
     else:
         write_json_new(files.sidecar, sidecar)
+    if not files.events_json.exists():
         write_json_new(files.events_json, events_sidecar(protocol))
-    writer = SessionWriter(files, columns, resume=resume, fsync=fsync)
-    status, done = "crashed", start
+    writer = _SignalSafeWriter(SessionWriter(files, columns, resume=resume, fsync=fsync, clock_origin_s=origin))
+    status = "crashed"
     try:
-        with _abort_on_signals():
-            done = run_trials(context, design, presenter, responder, writer, start=start,
-                              on_trial=on_trial)
+        with interrupt.armed():
+            run_trials(context, design, presenter, responder, writer, start=start, on_trial=on_trial)
         status = "completed"
     except SessionAborted:
-        status = "aborted"
-        done = _count_rows(files)
-    except BaseException:
-        done = _count_rows(files)
-        raise
+        # an abort on the goodbye screen, after the last trial, leaves a complete session
+        status = "completed" if start + writer.n_rows == len(design.trials) else "aborted"
     finally:
         writer.close()
+        done = start + writer.n_rows
         part.update(ended_utc=_now(), status=status, last_trial=done)
         if hasattr(presenter, "report"):   # a window's display facts and frame intervals
             part.update(presenter.report())
@@ -157,9 +234,19 @@ def run_session(loaded, manifest, *, participant, session=1, out_dir, presenter,
     return SessionResult(files, status, done, len(design.trials))
 
 
-def _count_rows(files):
-    rows, _ = read_completed_rows(files.trials)
-    return len(rows)
+class _SignalSafeWriter:
+    """A SessionWriter whose trial writes finish before a signal takes effect; counts the rows written."""
+
+    def __init__(self, writer):
+        self._writer, self.n_rows = writer, 0
+
+    def write_trial(self, row, events):
+        with interrupt.deferred():
+            self._writer.write_trial(row, events)
+            self.n_rows += 1
+
+    def close(self):
+        self._writer.close()
 
 
 def _intended_stimulus_s(protocol):
@@ -194,69 +281,3 @@ def _new_sidecar(loaded, manifest, design, participant, session, mode, simulated
         **({"n_null_events_planned": n_null} if (n_null := sum(b.n_null for b in design.blocks)) else {}),
         **(extra or {}),
     }
-
-
-def _resume_state(files, loaded, manifest):
-    """Check the old session against the protocol now given; return (sidecar, design, first index)."""
-    if not files.sidecar.exists() or not files.trials.exists():
-        raise SessionError(f"nothing to resume: {files.trials} or {files.sidecar} is missing")
-    try:
-        sidecar = json.loads(files.sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SessionError(f"{files.sidecar}: cannot be read as JSON ({exc})") from None
-    if sidecar["protocol"]["sha256"] != loaded.sha256:
-        raise SessionError(f"{files.sidecar}: the session ran protocol sha256 {sidecar['protocol']['sha256'][:12]}…, "
-                           f"but {loaded.path} now has {loaded.sha256[:12]}…; resume with the original protocol")
-    if sidecar["manifest"]["sha256"] != manifest.sha256:
-        raise SessionError(f"{files.sidecar}: the stimulus manifest changed since the session started "
-                           f"({manifest.path}); resume with the original manifest")
-    if sidecar["status"] == "completed":
-        raise SessionError(f"{files.trials}: the session is already complete; nothing to resume")
-    design = build_design(loaded.protocol, manifest, slot=sidecar["counterbalancing_slot"], seed=sidecar["seed"],
-                          participant_group=sidecar["participant_group"] or None)
-    rows, fragment = read_completed_rows(files.trials)
-    for row, trial in zip(rows, design.trials):
-        if row.get("trial") != str(trial.trial) or row.get("stimulus_id") != trial.stimulus_id:
-            raise SessionError(f"{files.trials}: trial {row.get('trial')} does not match the rebuilt trial "
-                               f"table (stimulus {row.get('stimulus_id')} vs {trial.stimulus_id}); not resuming")
-    if len(rows) >= len(design.trials):
-        raise SessionError(f"{files.trials}: all {len(rows)} trials are on disk; nothing to resume")
-    for part in sidecar["parts"]:
-        if part["status"] == "running":
-            part.update(status="killed", last_trial=len(rows))
-    if fragment:
-        sidecar.setdefault("discarded_fragments", []).append(fragment)
-        drop_fragment(files.trials, fragment)
-    _drop_events_after(files, len(rows))
-    return sidecar, design, len(rows)
-
-
-def _drop_events_after(files, last_trial):
-    """Remove the events of the trial that was cut off (it runs again); the header stays."""
-    lines = files.events.read_text(encoding="utf-8").splitlines(keepends=True) if files.events.exists() else []
-    keep = 1
-    for i, line in enumerate(lines[1:], start=1):
-        trial = line.split("\t")[3] if line.count("\t") > 3 else ""
-        if line.endswith("\n") and trial.isdigit() and int(trial) <= last_trial:
-            keep = i + 1
-    if lines:
-        drop_fragment(files.events, "".join(lines[keep:]))
-
-
-@contextmanager
-def _abort_on_signals():
-    """SIGINT and SIGTERM end the session like a confirmed Escape (the data stay, status 'aborted')."""
-    def handler(signum, frame):
-        raise SessionAborted(signal.Signals(signum).name)
-
-    previous = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        previous = {}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
