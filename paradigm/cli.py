@@ -75,6 +75,15 @@ def main(argv=None):
         print(f"paradigm {args.command}: interrupted ({exc}) before the session started; nothing was written",
               file=sys.stderr)
         return 1
+    except Exception as exc:   # a fault of the toolkit, not of the user: one line and where the traceback is
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="paradigm-error-", suffix=".log", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        print(f"paradigm {args.command}: internal error ({type(exc).__name__}: {exc}); please report this with the "
+              f"traceback in {fh.name}", file=sys.stderr)
+        return 1
 
 
 def _user_errors():

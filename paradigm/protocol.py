@@ -480,4 +480,4 @@ def _texts(event):
     return []
 
 
-PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9]+$")
+PARTICIPANT_ID = re.compile(r"[A-Za-z0-9]{1,64}\Z")   # \Z, not $: a trailing newline is not part of an id

@@ -106,7 +106,7 @@ def _set_cell(column, value, file_index=0, row=5):
 
 # ------------------------------------------------------------------ the cases
 def protocol_cases(tmp, placeholder_manifest):
-    """``paradigm validate`` on hostile protocols and overrides."""
+    """``paradigm validate`` on hostile protocols and overrides, and ``paradigm pilot`` / ``run`` on hostile options."""
     p = lambda edit=None, name="p.yaml": _protocol(tmp, placeholder_manifest, edit, name)  # noqa: E731
     big = tmp / "big.yaml"
     big.write_text("name: big\n" + "# padding\n" * 200_000)
@@ -155,6 +155,19 @@ def protocol_cases(tmp, placeholder_manifest):
     }
     for name, (override, fragment) in overrides.items():
         cases[f"--set {name}"] = Case(["paradigm", "validate", base, "--set", override], 2, fragment)
+    a_file = tmp / "a_file.txt"
+    a_file.write_text("not a folder\n")
+    pilot = ["paradigm", "pilot", base, "--out", tmp / "pilot_out"]
+    cases.update({
+        "pilot --participants 10^9": Case([*pilot, "--participants", "1000000000"], 2, "--participants"),
+        "pilot --jobs 10^6": Case([*pilot, "--participants", "2", "--jobs", "1000000"], 2, "--jobs"),
+        "pilot --seed -1": Case([*pilot, "--participants", "2", "--seed", "-1"], 2, "--seed"),
+        "pilot --time-scale nan": Case([*pilot, "--participants", "2", "--time-scale", "nan"], 2, "--time-scale"),
+        "pilot --out a file": Case(["paradigm", "pilot", base, "--out", a_file, "--participants", "2"], 2, "--out",
+                                   [a_file]),
+        "run with a 300-character id": Case(["paradigm", "run", base, "--participant", "P" * 300, "--out",
+                                             tmp / "run_out"], 2, "participant"),
+    })
     return cases
 
 
@@ -289,7 +302,9 @@ def cases(tmp_path_factory, placeholder_manifest, pilot_data):
 
 CASE_NAMES = [f"protocol: {n}" for n in (
     "alias bomb", "alias in a real protocol", "100,000-deep nesting", "duplicate key", "/dev/zero", "a folder",
-    "2 MB file", "binary garbage", "top-level list", "empty file", "missing file")] + [
+    "2 MB file", "binary garbage", "top-level list", "empty file", "missing file", "pilot --participants 10^9",
+    "pilot --jobs 10^6", "pilot --seed -1", "pilot --time-scale nan", "pilot --out a file",
+    "run with a 300-character id")] + [
     f"protocol: --set {n}" for n in (
         "duration .inf", "duration .nan", "duration of a year", "range to 1e308", "timeout 1e-300 s", "timeout .inf",
         "10^7 trials per cell", "10^9 practice trials", "unknown break placeholder", "unbalanced break brace",
