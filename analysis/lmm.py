@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on θ elements with a lower bound of 0
 CONVERGENCE_TOL = 2e-3  # lme4's check on the Newton step H⁻¹g at the optimum
 KKT_TOL = 1e-2  # |∂criterion/∂θ| (deviance units) treated as zero at a boundary optimum
-GRADIENT_OFFSET = 1e-6  # the optimisers' bound on the diagonal of Λ (0 for lme4): its analytic gradient applies there
+BOUND_OFFSET = 1e-6  # the optimisers' bound on the diagonal of Λ (lme4's is 0), where the analytic gradient applies
 BOUNDARY_NUDGE = 0.05  # where the check of a singular fit restarts the bounded θ elements
 LBFGS_MEMORY = 30  # L-BFGS-B's stored corrections: about every step, for the models' 2-30 parameters
 
@@ -85,7 +85,7 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
 
     From a moment-based start and a few Newton steps (when they apply), bounded L-BFGS-B
     with the analytic gradient (lme4's bounds: diagonals of Λ ≥ 0; the optimisers keep
-    them ≥ GRADIENT_OFFSET, where the criterion and its analytic gradient are taken at the
+    them ≥ BOUND_OFFSET, where the criterion and its analytic gradient are taken at the
     same point, and an element ending there is set to 0), checked by bounded
     Nelder–Mead when it fails or ends non-finite (a failed line search where the
     first-order conditions hold is a success). A fit that ends on a bound is checked
@@ -95,8 +95,8 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
     """
     lower = problem.lower
     bounded = lower == 0
-    bounds = [(GRADIENT_OFFSET if b else None, None) for b in bounded]
-    start = problem.theta0 if theta0 is None else np.where(bounded, np.maximum(theta0, GRADIENT_OFFSET), theta0)
+    bounds = [(BOUND_OFFSET if b else None, None) for b in bounded]
+    start = problem.theta0 if theta0 is None else np.where(bounded, np.maximum(theta0, BOUND_OFFSET), theta0)
     count = [0]
     objective = _objective(problem, reml, count)
 
@@ -137,7 +137,7 @@ def _minimise(problem: PLSProblem, reml: bool, theta0=None):
             elif check.success:
                 best = optimize.OptimizeResult(x=best.x, fun=best.fun, success=abs(check.fun - best.fun) < 1e-6,
                                                message=best.message, nit=best.nit)
-    theta = np.where(bounded & (best.x <= GRADIENT_OFFSET), 0.0, best.x)
+    theta = np.where(bounded & (best.x <= BOUND_OFFSET), 0.0, best.x)
     return theta, float(best.fun), bool(best.success), f"{used}: {best.message}", count[0]
 
 
@@ -147,7 +147,7 @@ def _best_start(problem: PLSProblem, reml: bool, start_from) -> np.ndarray:
     starts = [mapped_start(problem, s) if isinstance(s, LmmResult) else np.asarray(s, dtype=float) for s in given]
     moments = moment_start(problem)
     starts.append(problem.theta0 if moments is None else moments)
-    return min(starts, key=lambda theta: problem.deviance(theta, reml))
+    return starts[0] if len(starts) == 1 else min(starts, key=lambda theta: problem.deviance(theta, reml))
 
 
 def _kkt_holds(objective, theta, lower, tol=KKT_TOL) -> bool:
@@ -198,8 +198,8 @@ def fit_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, contrasts: d
         terms by grouping factor and column name (``lmm_start.mapped_start``), or a θ of
         this model (a NumPy array), e.g. its optimum on another data set of the same
         design. With the moment-based start they compete on the criterion, and the
-        optimiser starts from the best (no Newton steps). Warm starts change the answer only within optimiser
-        noise.
+        optimiser starts from the best (no Newton steps); the answer changes only within
+        optimiser noise.
     design_cache : dict, optional
         A dict kept by the caller across fits of data sets that share their predictor and
         grouping columns (e.g. simulated studies of one design; the response and its

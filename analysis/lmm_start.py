@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mapped_start", "moment_start", "off_bounds"]
+__all__ = ["mapped_start", "moment_start"]
 
 NUDGE = 0.05  # where a start puts a variance factor that is (near) its bound of 0
 ZERO = 1e-4  # a variance factor below this counts as on its bound (lme4's singular tolerance)
@@ -118,13 +118,13 @@ def newton_steps(problem, objective, theta: np.ndarray, *, max_steps: int = 5):
     return theta
 
 
-def off_bounds(problem, theta: np.ndarray, below: float = ZERO, nudge: float = NUDGE) -> np.ndarray:
-    """θ with every bounded (diagonal) element below ``below`` raised to ``nudge``.
+def _off_bounds(problem, theta: np.ndarray) -> np.ndarray:
+    """θ with every bounded (diagonal) element below ZERO raised to NUDGE.
 
     A variance factor of 0 is a stationary point of the criterion (which depends on it only
     through its square), so an optimiser started there would never leave it.
     """
-    return np.where((problem.lower == 0) & (theta < below), nudge, theta)
+    return np.where((problem.lower == 0) & (theta < ZERO), NUDGE, theta)
 
 
 def mapped_start(problem, previous) -> np.ndarray:
@@ -133,7 +133,7 @@ def mapped_start(problem, previous) -> np.ndarray:
     Each term gets the previous relative covariance (Σ/σ²) of its columns, matched by
     grouping factor and column name: zero between columns that were in different terms, 1
     on the diagonal for a column ``previous`` did not have. It is factored (eigenvalues
-    floored) and its zero variances moved off the bounds by :func:`off_bounds`.
+    floored) and its zero variances moved off the bounds (:func:`_off_bounds`).
     """
     cov = {}
     for k, blk in enumerate(previous.blocks):
@@ -148,4 +148,4 @@ def mapped_start(problem, previous) -> np.ndarray:
         T = np.linalg.cholesky((vectors * np.maximum(values, 1e-12)) @ vectors.T)
         r, c = problem.tri[k]
         theta[problem.theta_slices[k]] = T[r, c]
-    return off_bounds(problem, theta)
+    return _off_bounds(problem, theta)

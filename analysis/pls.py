@@ -146,11 +146,10 @@ class PLSProblem:
         for a in range(p1):
             for c in range(a, p1):
                 self.G[:, a, c] = self.G[:, c, a] = np.bincount(codes, M[:, a] * M[:, c], minlength=l1)
-        Xy = np.empty((self.n, self.p + 1), order="F")  # contiguous columns for the per-column sums
+        Xy = np.empty((self.n, self.p + 1), order="F")
         Xy[:, :self.p] = X
         Xy[:, self.p] = y
-        Z1t = self._z(piv).T.tocsr()
-        ZXy1 = np.asarray(Z1t @ Xy).reshape(l1, p1, self.p + 1)
+        ZXy1 = np.asarray(self._z(piv).T @ Xy).reshape(l1, p1, self.p + 1)
         self.ZX1, self.Zy1 = ZXy1[:, :, :self.p], ZXy1[:, :, self.p]
         self.q1 = p1 * l1
         self.q2 = sum(self.sizes[k] for k in self.rest)
@@ -174,7 +173,7 @@ class PLSProblem:
                 C = np.concatenate([self._crossprod(piv, self.blocks[k], False) for k in self.rest], axis=1)
             else:
                 Zr = sp.hstack([self.z_matrix(k) for k in self.rest], format="csr")
-                self.C = (Z1t @ Zr).tocsr()
+                self.C = (self._z(piv).T.tocsr() @ Zr).tocsr()
         if self.dense_C:
             parts = [C.reshape(l1, p1, self.q2)] if self.rest else []
             self.Cfull = np.concatenate(parts + [ZXy1], axis=2)
@@ -221,26 +220,22 @@ class PLSProblem:
     def _crossprod(bi, bj, same: bool) -> np.ndarray:
         """Dense Z_i'Z_j of two random blocks by counting level pairs (block-diagonal when ``same``)."""
         out = np.zeros((bi.p * bi.n_levels, bj.p * bj.n_levels))
+        idx = np.arange(bi.n_levels)
+        key = bi.codes * bj.n_levels + bj.codes
         for a in range(bi.p):
-            for c in range(bj.p):
+            for c in range(a if same else 0, bj.p):  # a symmetric block: its upper triangle, mirrored
                 w = bi.M[:, a] * bj.M[:, c]
                 if same:
-                    idx = np.arange(bi.n_levels)
-                    out[idx * bi.p + a, idx * bj.p + c] = np.bincount(bi.codes, w, minlength=bi.n_levels)
+                    out[idx * bi.p + a, idx * bj.p + c] = out[idx * bi.p + c, idx * bj.p + a] = np.bincount(
+                        bi.codes, w, minlength=bi.n_levels)
                 else:
-                    key = bi.codes * bj.n_levels + bj.codes
                     counts = np.bincount(key, w, minlength=bi.n_levels * bj.n_levels)
                     out[a::bi.p, c::bj.p] = counts.reshape(bi.n_levels, bj.n_levels)
         return out
 
     def _crossprod_dense(self, k: int, A: np.ndarray) -> np.ndarray:
         """Z_k'A for a dense n × c matrix A, level-major rows."""
-        b = self.blocks[k]
-        out = np.empty((self.sizes[k], A.shape[1]))
-        for a in range(b.p):
-            for c in range(A.shape[1]):
-                out[a::b.p, c] = np.bincount(b.codes, b.M[:, a] * A[:, c], minlength=b.n_levels)
-        return out
+        return np.asarray(self.z_matrix(k).T @ A)
 
     def _lambda_pattern(self):
         """Row/column/θ-index pattern of the sparse Λ over the non-pivot terms."""
