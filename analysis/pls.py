@@ -182,6 +182,7 @@ class PLSProblem:
         self.K = np.asfortranarray(K)
         self._rr = np.arange(self.q2)
         self._scale = np.ones(self.m)
+        self._rest_G = None
         if len(self.rest) == 1 and not self.rest_scalar:
             self._one_rest_term()
         if p1 == 2:
@@ -204,7 +205,7 @@ class PLSProblem:
             scale = self._scale
             scale[:q2] = theta[self.lam_idx]
             return np.asfortranarray(self.K * scale[:, None] * scale[None, :])
-        if hasattr(self, "_rest_G"):  # only the upper triangle is read (dsyrk, dpotrf)
+        if self._rest_G is not None:  # only the upper triangle is read (dsyrk, dpotrf)
             T = self.T(theta, self.rest[0])
             out = np.zeros(self.K.shape, order="F")
             out[self._rest_diag] = (T.T @ self._rest_G @ T).ravel()
