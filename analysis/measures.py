@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["FACTORS", "Measure", "answered_cells", "asked_trials", "declared_asked", "describe_asked",
@@ -69,10 +70,20 @@ def declared_asked(trials: pd.DataFrame, measure: Measure) -> pd.Series:
 def answered_cells(trials: pd.DataFrame, measure: Measure) -> pd.Series:
     """Boolean per trial: does the trial's design cell hold at least one answer to ``measure``?"""
     cells = [f for f in FACTORS if f in trials.columns]
-    answered = trials[measure.value].notna()
+    answered = trials[measure.value].notna().to_numpy()
     if not cells:
         return pd.Series(bool(answered.any()), index=trials.index)
-    return answered.groupby([trials[c] for c in cells], observed=True).transform("any").astype(bool)
+    cell = cell_codes(trials, cells)
+    return pd.Series(np.bincount(cell, weights=answered)[cell] > 0, index=trials.index)
+
+
+def cell_codes(trials: pd.DataFrame, columns) -> np.ndarray:
+    """One integer per row for its combination of ``columns`` (a fast group key)."""
+    key = np.zeros(len(trials), dtype=np.int64)
+    for column in columns:
+        codes, levels = pd.factorize(trials[column], use_na_sentinel=False)
+        key = key * (len(levels) + 1) + codes
+    return pd.factorize(key)[0]
 
 
 def asked_trials(trials: pd.DataFrame, measure: Measure) -> pd.Series:

@@ -100,10 +100,16 @@ def model_formula(dv, factors, random: RandomPart = RandomPart()) -> str:
 
 
 def _varies_within(data: pd.DataFrame, unit: str, factor: str) -> bool:
-    """Whether every ``unit`` seen more than once shows more than one level of ``factor``."""
-    levels = data.groupby(unit, observed=True)[factor].agg(["nunique", "size"])
-    levels = levels[levels["size"] > 1]
-    return bool(len(levels) and (levels["nunique"] > 1).all())
+    """Whether every ``unit`` seen more than once shows more than one level of ``factor`` (missing ones ignored)."""
+    units = pd.factorize(data[unit])[0]
+    levels = pd.factorize(data[factor])[0]
+    n_units = units.max() + 1 if len(units) else 0
+    low, high = np.full(n_units, np.iinfo(np.int64).max), np.full(n_units, -1)
+    known = levels >= 0
+    np.minimum.at(low, units[known], levels[known])
+    np.maximum.at(high, units[known], levels[known])
+    repeated = np.bincount(units, minlength=n_units) > 1
+    return bool(repeated.any() and (high[repeated] > low[repeated]).all())
 
 
 def maximal_random(data: pd.DataFrame, factors: list[str], stimulus: bool = True) -> RandomPart:
@@ -150,7 +156,9 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
     Parameters
     ----------
     data : DataFrame
-        Trials.
+        Trials; rows without a response are left out of every fit and of the choice of the
+        starting structure (so excluded trials may be given as missing responses, which
+        keeps the rows — and a ``cache`` — the same across studies of one design).
     dv : str
         The response column.
     factors : list of str
@@ -178,7 +186,8 @@ def fit_with_selection(data: pd.DataFrame, dv: str, factors: list[str], *, slope
     ModelFit
     """
     engine = fit is None
-    part = _starting_part(data, factors, slopes, stimulus, cache if engine else None)
+    answered = data[data[dv].notna()] if data[dv].isna().any() else data
+    part = _starting_part(answered, factors, slopes, stimulus, cache if engine else None)
     steps, fitted = [], {}
 
     def attempt(candidate):
@@ -248,12 +257,16 @@ def _starting_part(data, factors, slopes, stimulus, cache) -> RandomPart:
 
 def _stimuli_sampled(data: pd.DataFrame) -> bool:
     """Whether stimuli are a sample: at least MIN_STIMULI_PER_CELL per pain × stimulus-type cell."""
-    ids = data["stimulus_id"].astype(str).replace("", np.nan)
-    if ids.isna().all():
+    from .measures import cell_codes
+
+    ids = data["stimulus_id"].astype(str)
+    named = (ids != "").to_numpy()
+    if not named.any():
         return False
     cells = [c for c in ("pain", "stimulus_type") if c in data.columns]
-    per_cell = data.assign(_id=ids).dropna(subset=["_id"]).groupby(cells, observed=True)["_id"].nunique()
-    return bool(len(per_cell) and per_cell.min() >= MIN_STIMULI_PER_CELL)
+    pairs = pd.DataFrame({"cell": cell_codes(data, cells)[named], "id": pd.factorize(ids[named])[0]})
+    per_cell = np.bincount(pairs.drop_duplicates()["cell"])
+    return bool(len(per_cell) and per_cell[per_cell > 0].min() >= MIN_STIMULI_PER_CELL)
 
 
 def _row(result, levels: dict) -> np.ndarray:

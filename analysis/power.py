@@ -27,6 +27,8 @@ from .proportions import wilson_interval
 __all__ = ["PowerResult", "ReportRatingAnalysis", "plot_power", "power_curve", "protocol_power", "wilson_interval"]
 
 logger = logging.getLogger(__name__)
+CHUNK = 25          # studies per task sent to a worker
+_CACHES: dict = {}   # design-level caches of fit_with_selection, one per measure and study size, in each process
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,17 @@ class ReportRatingAnalysis:
 
     def __call__(self, data) -> StudyOutcome:
         from .estimable import NotEstimable
-        from .measures import factors_present
+        from .measures import FACTORS, factors_present
         from .report_sections import rating_fit, scope_of
 
-        trials = self.checked(data)
+        checked = self.checked(data)
+        keep = ["participant", "stimulus_id", *FACTORS, self.measure, f"asked_{self.measure}", f"use_{self.measure}"]
+        trials = checked[[c for c in keep if c in checked.columns]]   # the fit's columns only: cheaper copies
         scope = scope_of(trials, self.measure, factors_present(trials))
+        cache = _CACHES.setdefault((self.measure, len(trials)), {})   # per process: studies of one design
         try:
-            fit = rating_fit(trials[trials[f"use_{self.measure}"]], self.measure, scope.factors, self.slopes)
+            fit = rating_fit(trials, self.measure, scope.factors, self.slopes, use=trials[f"use_{self.measure}"],
+                             cache=cache)
         except NotEstimable as exc:
             return StudyOutcome({t: math.nan for t in self.terms}, f"not estimable: {exc}")
         fixed = fit.result.fixed.set_index("term")
@@ -310,17 +316,20 @@ def _run(simulate, analysis, tasks, n_jobs, backend, progress):
         return out
     from joblib import Parallel, delayed
 
+    # chunks of studies, so the simulator and analysis are sent to a worker a few times, not per study
+    size = max(1, min(CHUNK, -(-len(tasks) // (4 * n_jobs))))
+    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
     out = []
-    calls = (delayed(_one)(simulate, analysis, n, s) for n, s in tasks)
-    for result in Parallel(n_jobs=n_jobs, return_as="generator", batch_size=8)(calls):
-        out.append(result)
+    for results in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_chunk)(simulate, analysis, c)
+                                                                   for c in chunks):
+        out += results
         if progress:
-            progress(1)
+            progress(len(results))
     return out
 
 
-def _one(simulate, analysis, n, seed):
-    return analysis(simulate(n, seed))
+def _chunk(simulate, analysis, tasks):
+    return [analysis(simulate(n, seed)) for n, seed in tasks]
 
 
 def plot_power(table: pd.DataFrame, path, *, alpha=0.05):

@@ -80,26 +80,31 @@ class QcResult:
         return list(self.participants.loc[self.participants["excluded"], "participant"])
 
 
-def _log_rt_outlier(rt: pd.Series, participant: pd.Series, ok: pd.Series, z: float) -> pd.Series:
-    log = np.log(rt.where(ok & (rt > 0)))
-    grouped = log.groupby(participant)
-    zs = (log - grouped.transform("mean")) / grouped.transform("std")
-    return (zs.abs() > z) & ok
+def _log_rt_outlier(rt: np.ndarray, who: np.ndarray, ok: np.ndarray, z: float) -> np.ndarray:
+    """|z| of log RT within participant (codes ``who``) above ``z``; mean and SD over the ``ok`` trials with RT > 0."""
+    use = ok & (rt > 0)
+    log = np.where(use, np.log(np.where(use, rt, 1.0)), 0.0)
+    n = np.bincount(who, weights=use)
+    mean = np.bincount(who, weights=log) / np.where(n > 0, n, 1)
+    ss = np.bincount(who, weights=np.where(use, (log - mean[who]) ** 2, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(ss / (n - 1))
+        zs = np.abs(log - mean[who]) / sd[who]
+    return use & (zs > z)
 
 
 def _flag(trials, measure, asked, config) -> tuple[pd.Series, pd.Series]:
     """Why each trial's answer to ``measure`` is not used ("" = used), and which asked trials lack an answer."""
-    why = pd.Series("", index=trials.index, dtype=object)
-    why[~asked] = NOT_ASKED
-    missing = asked & trials[measure.value].isna()
-    why[missing] = "timeout or missing"
-    rt = trials[measure.rt] if measure.rt in trials.columns else pd.Series(np.nan, index=trials.index)
+    asked = asked.to_numpy()
+    missing = asked & trials[measure.value].isna().to_numpy()
+    rt = trials[measure.rt].to_numpy(float) if measure.rt in trials.columns else np.full(len(trials), np.nan)
     anticip = asked & ~missing & (rt < config.anticipation_s)
-    why[anticip] = f"anticipation (RT < {config.anticipation_s * 1000:g} ms)"
-    ok = why == ""
-    outlier = _log_rt_outlier(rt, trials["participant"], ok & rt.notna(), config.rt_z)
-    why[outlier] = f"RT outlier (|z| > {config.rt_z:g} on log RT within participant)"
-    return why, missing
+    ok = asked & ~missing & ~anticip & ~np.isnan(rt)
+    outlier = _log_rt_outlier(rt, pd.factorize(trials["participant"])[0], ok, config.rt_z)
+    why = np.select([~asked, missing, anticip, outlier],
+                    [NOT_ASKED, "timeout or missing", f"anticipation (RT < {config.anticipation_s * 1000:g} ms)",
+                     f"RT outlier (|z| > {config.rt_z:g} on log RT within participant)"], default="")
+    return pd.Series(why.astype(object), index=trials.index), pd.Series(missing, index=trials.index)
 
 
 def _protocol_duration(sessions) -> float | None:
@@ -211,14 +216,18 @@ def apply_qc(data, config: QcConfig | None = None) -> QcResult:
         any_asked |= asked
         any_missing |= missing
     complete_by = _completeness(data)
-    counts = trials.groupby("participant").size()
+    person = trials["participant"]
+    counts = person.groupby(person, observed=True).size()
     most = int(counts.max())
+    asked_n = any_asked.groupby(person, observed=True).sum()
+    missing_n = any_missing.groupby(person, observed=True).sum()
+    accuracies = (pd.to_numeric(trials["judgement_correct"], errors="coerce").groupby(person, observed=True).mean()
+                  if data.has_judgement else None)
     rows = []
-    for participant, part in trials.groupby("participant", sort=True):
-        n = len(part)
-        n_asked = int(any_asked[part.index].sum())
-        missing_rate = float(any_missing[part.index].sum() / n_asked) if n_asked else np.nan
-        accuracy = float(part["judgement_correct"].dropna().astype(float).mean()) if data.has_judgement else np.nan
+    for participant, n in counts.sort_index().items():
+        n_asked = int(asked_n[participant])
+        missing_rate = float(missing_n[participant] / n_asked) if n_asked else np.nan
+        accuracy = float(accuracies[participant]) if accuracies is not None else np.nan
         complete, what = complete_by.get(participant, (n >= most, f"{n} of {most} main trials"))
         reasons = []
         if not missing_rate <= config.max_missing:

@@ -262,7 +262,8 @@ class _Builder:
         if "ratings" not in self.models:
             return
         try:
-            fit, extra = sections.rating_model(used, measure, factors, self.slopes)
+            fit, extra = sections.rating_model(self.trials, measure, factors, self.slopes,
+                                               use=self.trials[f"use_{measure}"])
         except NotEstimable as exc:
             self._refused(measure, "mixed model", str(exc))
             return

@@ -57,24 +57,28 @@ def selection_steps(fit) -> pd.DataFrame:
     return steps
 
 
-def rating_model(used: pd.DataFrame, measure: str, factors: list[str], slopes="maximal"):
+def rating_model(trials: pd.DataFrame, measure: str, factors: list[str], slopes="maximal", *, use=None):
     """The selected rating model and its tables: selection steps, type-III tests, cell means, contrasts.
 
     Raises ``NotEstimable`` (with the reason) for data no model can describe.
     """
-    fit = rating_fit(used, measure, factors, slopes)
+    fit = rating_fit(trials, measure, factors, slopes, use=use)
     extra = {"lmm_selection": selection_steps(fit), "lmm_anova": fit.result.anova(),
              "marginal_means": cell_means(fit.result, factors), "contrasts": pain_contrasts(fit.result, factors)}
     return fit, extra
 
 
-def rating_fit(used: pd.DataFrame, measure: str, factors: list[str], slopes="maximal", **fit_options):
+def rating_fit(trials: pd.DataFrame, measure: str, factors: list[str], slopes="maximal", *, use=None, cache=None):
     """The report's rating model of ``measure`` (maximal start, singular-fit rule), or ``NotEstimable``.
 
-    The one definition the report and ``analysis.power`` share.
+    The one definition the report and ``analysis.power`` share. ``use`` marks the trials
+    that enter (default: all); the others are given to the fit as missing answers, so a
+    power simulation's studies keep one set of rows and share ``cache`` (see
+    ``analysis.models.fit_with_selection``).
     """
-    check_response(used, measure, factors)
-    return _fit_or_not_estimable(used, measure, factors, slopes=slopes, **fit_options)
+    data = trials if use is None else trials.assign(**{measure: trials[measure].where(use)})
+    check_response(data[data[measure].notna()], measure, factors)
+    return _fit_or_not_estimable(data, measure, factors, slopes=slopes, cache=cache)
 
 
 def rt_model(trials: pd.DataFrame, measure: str, factors: list[str]):

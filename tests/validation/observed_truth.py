@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
-def _study(simulate, analyses, n, seed):
+def _study(simulate, analyses, n, seed, caches={}):   # noqa: B006 - one design cache per worker process
     """The fixed-effect tables of one simulated study, per rating (None when not estimable)."""
     from analysis.estimable import NotEstimable
     from analysis.measures import factors_present
@@ -38,7 +38,8 @@ def _study(simulate, analyses, n, seed):
         trials = analysis.checked(data)
         scope = scope_of(trials, measure, factors_present(trials))
         try:
-            out[measure] = rating_fit(trials[trials[f"use_{measure}"]], measure, scope.factors).result.fixed
+            out[measure] = rating_fit(trials, measure, scope.factors, use=trials[f"use_{measure}"],
+                                      cache=caches.setdefault(measure, {})).result.fixed
         except NotEstimable:
             out[measure] = None
     return out
