@@ -1,7 +1,7 @@
 """Trial-level mixed models for the report: random-structure selection, marginal means and contrasts.
 
 Rating model, in lme4 notation, with the factors that vary in the data (effect-coded
-±0.5: pain, self, outgroup, hand = +0.5; design.md), here for the default protocol::
+±0.5: pain, self, outgroup, hand = +0.5; ``DESIGN_CONTRASTS``), here for the default protocol::
 
     rating ~ pain * perspective * group + stimulus_type
              + (1 + pain + perspective + group + stimulus_type | participant)

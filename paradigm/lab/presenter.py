@@ -1,6 +1,6 @@
 """The PsychoPy presenter: every screen of a trial in a window, frame by frame.
 
-Timing rules (``../shared/design.md``): durations are whole frames; an onset is the time of
+Timing rules: durations are whole frames; an onset is the time of
 the flip that first showed the screen; a trigger goes out on that flip (``callOnFlip``);
 every image of a block is loaded and uploaded as a texture before the block; between a
 stimulus's flips there is only drawing. The stimulus ends with a flip to the background,

@@ -22,7 +22,7 @@ def test_fit_prints_tables(capsys):
 
 
 def test_fit_json_has_the_design_shape(capsys):
-    """--json prints exactly the keys of design.md's Analysis JSON, with lme4's term names."""
+    """--json prints exactly the keys of the Analysis JSON (README, Mixed models), with lme4's term names."""
     assert main(["fit", SLEEP, "--formula", "Reaction ~ Days + (Days | Subject)", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"formula", "n_obs", "reml", "criterion", "fixed", "random", "residual_sd", "converged",
