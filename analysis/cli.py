@@ -332,20 +332,9 @@ def main(argv=None) -> int:
         print(f"analysis {args.command}: error: {message}", file=sys.stderr)
         return 2
     except Exception as exc:   # a fault of the toolkit, not of the user: one line and where the traceback is
-        log = _save_traceback()
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"analysis {args.command}: internal error ({type(exc).__name__}: {first}); please report this with "
-              f"the traceback in {log}", file=sys.stderr)
+        from stimuli.errors import internal_error_line
+
+        print(internal_error_line("analysis", args.command, exc), file=sys.stderr)
         return 1
     finally:
         logger.removeHandler(handler)
-
-
-def _save_traceback() -> str:
-    """Write the current exception's traceback to a new file in the temporary folder; return its path."""
-    import tempfile
-    import traceback
-
-    with tempfile.NamedTemporaryFile("w", prefix="analysis-error-", suffix=".log", delete=False) as fh:
-        traceback.print_exc(file=fh)
-    return fh.name

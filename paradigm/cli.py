@@ -76,13 +76,9 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     except Exception as exc:   # a fault of the toolkit, not of the user: one line and where the traceback is
-        import tempfile
-        import traceback
+        from stimuli.errors import internal_error_line
 
-        with tempfile.NamedTemporaryFile("w", prefix="paradigm-error-", suffix=".log", delete=False) as fh:
-            traceback.print_exc(file=fh)
-        print(f"paradigm {args.command}: internal error ({type(exc).__name__}: {exc}); please report this with the "
-              f"traceback in {fh.name}", file=sys.stderr)
+        print(internal_error_line("paradigm", args.command, exc), file=sys.stderr)
         return 1
 
 

@@ -120,3 +120,20 @@ def test_rank_deficient_and_empty_columns_name_file_and_term(tmp_path, capsys):
     assert str(path) in err and "'Days2'" in err and "rank deficient" in err
     assert main(["fit", str(path), "--formula", "Reaction ~ empty + (1 | Subject)"]) == 2
     assert "'empty'" in capsys.readouterr().err
+
+
+def test_internal_error_is_one_line_and_a_saved_traceback(tmp_path, capsys, monkeypatch):
+    """A fault of the toolkit (not the user's) exits 1 with one line naming the file that holds its traceback."""
+    import re
+
+    import analysis.report
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(analysis.report, "build_report", broken)
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error (ZeroDivisionError" in err and "Traceback" not in err
+    log = re.search(r"traceback in (\S+)$", err).group(1)
+    assert "ZeroDivisionError: float division by zero" in open(log).read()
