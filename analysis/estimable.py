@@ -13,6 +13,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from .measures import cell_codes
+
 __all__ = ["RELATIVE_TOL", "NotEstimable", "check_fit", "check_response", "no_variation"]
 
 RELATIVE_TOL = 1e-10
@@ -42,7 +44,8 @@ def check_response(data: pd.DataFrame, dv: str, factors: list[str], *, unit: str
     if no_variation(float(((y - y.mean()) ** 2).sum()), y):
         raise NotEstimable(f"every answer is {y[0]:g}: the answers do not vary")
     crossed = [f for f in ("pain", "perspective", "group") if f in factors]
-    if crossed:
+    n_levels = [len(pd.unique(used[f])) for f in crossed]
+    if crossed and len(np.unique(cell_codes(used, crossed))) < np.prod(n_levels):   # a cell is empty: which?
         have = set(used.groupby(crossed, observed=True).size().index)
         levels = [sorted(set(used[f])) for f in crossed]
         for cell in itertools.product(*levels):

@@ -54,7 +54,7 @@ def factors_present(trials: pd.DataFrame) -> list[str]:
     """The design factors that take at least two levels (other than 'none') in ``trials``."""
     out = []
     for factor in FACTORS:
-        if factor in trials.columns and len(set(trials[factor].dropna()) - {"none", ""}) >= 2:
+        if factor in trials.columns and len(set(pd.unique(trials[factor].dropna())) - {"none", ""}) >= 2:
             out.append(factor)
     return out
 
@@ -67,14 +67,15 @@ def declared_asked(trials: pd.DataFrame, measure: Measure) -> pd.Series:
     return asked
 
 
-def answered_cells(trials: pd.DataFrame, measure: Measure) -> pd.Series:
-    """Boolean per trial: does the trial's design cell hold at least one answer to ``measure``?"""
-    cells = [f for f in FACTORS if f in trials.columns]
+def answered_cells(trials: pd.DataFrame, measure: Measure, cells: np.ndarray | None = None) -> pd.Series:
+    """Boolean per trial: does the trial's design cell hold at least one answer to ``measure``?
+
+    ``cells``: the trials' design-cell codes (``cell_codes`` over ``FACTORS``), when already known.
+    """
     answered = trials[measure.value].notna().to_numpy()
-    if not cells:
-        return pd.Series(bool(answered.any()), index=trials.index)
-    cell = cell_codes(trials, cells)
-    return pd.Series(np.bincount(cell, weights=answered)[cell] > 0, index=trials.index)
+    if cells is None:
+        cells = cell_codes(trials, [f for f in FACTORS if f in trials.columns])
+    return pd.Series(np.bincount(cells, weights=answered)[cells] > 0, index=trials.index)
 
 
 def cell_codes(trials: pd.DataFrame, columns) -> np.ndarray:

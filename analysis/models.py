@@ -99,25 +99,23 @@ def model_formula(dv, factors, random: RandomPart = RandomPart()) -> str:
     return " + ".join(p for p in (_fixed_part(dv, factors), participant, stimulus) if p)
 
 
-def _varies_within(data: pd.DataFrame, unit: str, factor: str) -> bool:
-    """Whether every ``unit`` seen more than once shows more than one level of ``factor`` (missing ones ignored)."""
-    units = pd.factorize(data[unit])[0]
-    levels = pd.factorize(data[factor])[0]
-    n_units = units.max() + 1 if len(units) else 0
-    low, high = np.full(n_units, np.iinfo(np.int64).max), np.full(n_units, -1)
-    known = levels >= 0
-    np.minimum.at(low, units[known], levels[known])
-    np.maximum.at(high, units[known], levels[known])
-    repeated = np.bincount(units, minlength=n_units) > 1
-    return bool(repeated.any() and (high[repeated] > low[repeated]).all())
+def _varies_within(units: np.ndarray, levels: np.ndarray) -> bool:
+    """Whether every unit (integer codes) seen more than once shows more than one level (codes; -1 = missing)."""
+    known, width = levels >= 0, max(int(levels.max()), 0) + 1
+    pairs = np.unique(units[known] * width + levels[known])
+    n_levels = np.bincount(pairs // width, minlength=units.max() + 1)
+    repeated = np.bincount(units) > 1
+    return bool(repeated.any() and (n_levels[repeated] > 1).all())
 
 
 def maximal_random(data: pd.DataFrame, factors: list[str], stimulus: bool = True) -> RandomPart:
     """The maximal main-effect random structure the design supports (see the module's rule)."""
-    slopes = tuple(f for f in SLOPE_FACTORS if f in factors and _varies_within(data, "participant", f))
+    codes = {f: pd.factorize(data[f])[0] for f in SLOPE_FACTORS if f in factors}
+    people = pd.factorize(data["participant"])[0]
+    slopes = tuple(f for f in codes if _varies_within(people, codes[f]))
     stimulus = stimulus and _stimuli_sampled(data)
-    stimulus_slopes = tuple(f for f in SLOPE_FACTORS if stimulus and f in factors
-                            and _varies_within(data, "stimulus_id", f))
+    items = pd.factorize(data["stimulus_id"])[0] if stimulus else None
+    stimulus_slopes = tuple(f for f in codes if stimulus and _varies_within(items, codes[f]))
     return RandomPart(slopes, stimulus_slopes, stimulus, correlated=True)
 
 
@@ -259,13 +257,14 @@ def _stimuli_sampled(data: pd.DataFrame) -> bool:
     """Whether stimuli are a sample: at least MIN_STIMULI_PER_CELL per pain × stimulus-type cell."""
     from .measures import cell_codes
 
-    ids = data["stimulus_id"].astype(str)
+    ids = data["stimulus_id"]
     named = (ids != "").to_numpy()
     if not named.any():
         return False
     cells = [c for c in ("pain", "stimulus_type") if c in data.columns]
-    pairs = pd.DataFrame({"cell": cell_codes(data, cells)[named], "id": pd.factorize(ids[named])[0]})
-    per_cell = np.bincount(pairs.drop_duplicates()["cell"])
+    cell, item = cell_codes(data, cells)[named], pd.factorize(ids[named])[0]
+    pairs = np.unique(cell * (item.max() + 1) + item)          # distinct (cell, stimulus) pairs
+    per_cell = np.bincount(pairs // (item.max() + 1))
     return bool(len(per_cell) and per_cell[per_cell > 0].min() >= MIN_STIMULI_PER_CELL)
 
 

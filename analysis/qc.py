@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .measures import FACTORS, Measure, answered_cells, declared_asked
+from .measures import FACTORS, Measure, answered_cells, cell_codes, declared_asked
 
 __all__ = ["QcConfig", "QcResult", "apply_qc"]
 
@@ -93,18 +93,20 @@ def _log_rt_outlier(rt: np.ndarray, who: np.ndarray, ok: np.ndarray, z: float) -
     return use & (zs > z)
 
 
-def _flag(trials, measure, asked, config) -> tuple[pd.Series, pd.Series]:
-    """Why each trial's answer to ``measure`` is not used ("" = used), and which asked trials lack an answer."""
-    asked = asked.to_numpy()
+def _flag(trials, measure, asked, who, config) -> tuple[pd.Series, np.ndarray]:
+    """Why each trial's answer to ``measure`` is not used ("" = used), and which asked trials lack an answer.
+
+    ``who`` holds the participants' integer codes. The reasons come back as a categorical column.
+    """
     missing = asked & trials[measure.value].isna().to_numpy()
     rt = trials[measure.rt].to_numpy(float) if measure.rt in trials.columns else np.full(len(trials), np.nan)
     anticip = asked & ~missing & (rt < config.anticipation_s)
     ok = asked & ~missing & ~anticip & ~np.isnan(rt)
-    outlier = _log_rt_outlier(rt, pd.factorize(trials["participant"])[0], ok, config.rt_z)
-    why = np.select([~asked, missing, anticip, outlier],
-                    [NOT_ASKED, "timeout or missing", f"anticipation (RT < {config.anticipation_s * 1000:g} ms)",
-                     f"RT outlier (|z| > {config.rt_z:g} on log RT within participant)"], default="")
-    return pd.Series(why.astype(object), index=trials.index), pd.Series(missing, index=trials.index)
+    outlier = _log_rt_outlier(rt, who, ok, config.rt_z)
+    reasons = ["", NOT_ASKED, "timeout or missing", f"anticipation (RT < {config.anticipation_s * 1000:g} ms)",
+               f"RT outlier (|z| > {config.rt_z:g} on log RT within participant)"]
+    codes = np.select([~asked, missing, anticip, outlier], [1, 2, 3, 4], default=0)
+    return pd.Series(pd.Categorical.from_codes(codes, reasons), index=trials.index), missing
 
 
 def _protocol_duration(sessions) -> float | None:
@@ -198,36 +200,41 @@ def apply_qc(data, config: QcConfig | None = None) -> QcResult:
     trials = data.trials.copy()
     timing, timing_flag = _timing(trials, config, data.sessions)
     measures = measures_of(data)
-    any_asked = pd.Series(False, index=trials.index)
-    any_missing = pd.Series(False, index=trials.index)
+    who, people = pd.factorize(trials["participant"], sort=True)
+    cells = cell_codes(trials, [f for f in FACTORS if f in trials.columns])
+    any_asked = np.zeros(len(trials), dtype=bool)
+    any_missing = np.zeros(len(trials), dtype=bool)
     warnings = []
     for measure in measures:
         declared = declared_asked(trials, measure)
-        asked = declared & answered_cells(trials, measure)
+        asked = declared & answered_cells(trials, measure, cells)
         if measure.asked_when is not None and (declared & ~asked).any():
             warnings.append(f"{measure.label}: no participant answered it on {int((declared & ~asked).sum())} trials "
                             f"whose design cells the sidecars say asked it ({_cells_text(trials, declared & ~asked)}); "
                             f"those cells are treated as not asked")
-        why, missing = _flag(trials, measure, asked, config)
+        why, missing = _flag(trials, measure, asked.to_numpy(), who, config)
         if config.exclude_timing:
-            why[(why == "") & timing_flag] = "timing (dropped frames or off stimulus duration)"
+            timed = "timing (dropped frames or off stimulus duration)"
+            why = why.cat.add_categories([timed]).mask((why == "") & timing_flag, timed)
         trials[f"asked_{measure.name}"] = asked
         trials[f"why_{measure.name}"] = why
-        any_asked |= asked
+        any_asked |= asked.to_numpy()
         any_missing |= missing
     complete_by = _completeness(data)
-    person = trials["participant"]
-    counts = person.groupby(person, observed=True).size()
+    counts = np.bincount(who)
     most = int(counts.max())
-    asked_n = any_asked.groupby(person, observed=True).sum()
-    missing_n = any_missing.groupby(person, observed=True).sum()
-    accuracies = (pd.to_numeric(trials["judgement_correct"], errors="coerce").groupby(person, observed=True).mean()
-                  if data.has_judgement else None)
+    asked_n = np.bincount(who, weights=any_asked)
+    missing_n = np.bincount(who, weights=any_missing)
+    if data.has_judgement:
+        correct = pd.to_numeric(trials["judgement_correct"], errors="coerce").to_numpy(float)
+        judged = ~np.isnan(correct)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            accuracies = np.bincount(who, weights=np.where(judged, correct, 0.0)) / np.bincount(who, weights=judged)
     rows = []
-    for participant, n in counts.sort_index().items():
-        n_asked = int(asked_n[participant])
-        missing_rate = float(missing_n[participant] / n_asked) if n_asked else np.nan
-        accuracy = float(accuracies[participant]) if accuracies is not None else np.nan
+    for i, participant in enumerate(people):
+        n, n_asked = int(counts[i]), int(asked_n[i])
+        missing_rate = float(missing_n[i] / n_asked) if n_asked else np.nan
+        accuracy = float(accuracies[i]) if data.has_judgement else np.nan
         complete, what = complete_by.get(participant, (n >= most, f"{n} of {most} main trials"))
         reasons = []
         if not missing_rate <= config.max_missing:
@@ -241,24 +248,26 @@ def apply_qc(data, config: QcConfig | None = None) -> QcResult:
         rows.append({"participant": participant, "n_trials": n, "missing_rate": missing_rate,
                      "accuracy": accuracy, "complete": bool(complete), "excluded": bool(reasons),
                      "reason": "; ".join(reasons)})
-    for participant in sorted(set(complete_by) - set(counts.index)):   # sessions without a main trial
+    for participant in sorted(set(complete_by) - set(people)):   # sessions without a main trial
         rows.append({"participant": participant, "n_trials": 0, "missing_rate": np.nan, "accuracy": np.nan,
                      "complete": False, "excluded": True,
                      "reason": f"no main trials (incomplete session: {complete_by[participant][1]})"})
-    participants = pd.DataFrame(rows).sort_values("participant", kind="stable").reset_index(drop=True)
+    participants = pd.DataFrame(rows)
+    if len(participants) > len(people):
+        participants = participants.sort_values("participant", kind="stable").reset_index(drop=True)
     out_people = set(participants.loc[participants["excluded"], "participant"])
-    kept_person = ~trials["participant"].isin(out_people)
+    kept_person = ~trials["participant"].isin(out_people).to_numpy()
     count_rows = []
     for measure in measures:
         why = trials[f"why_{measure.name}"]
-        trials[f"use_{measure.name}"] = (why == "") & kept_person
-        for reason, n in why[(why != "") & (why != NOT_ASKED)].value_counts().sort_index().items():
-            count_rows.append((measure.name, reason, int(n)))
-        count_rows.append((measure.name, "participant excluded", int((~kept_person & (why == "")).sum())))
-        count_rows.append((measure.name, "kept", int(trials[f"use_{measure.name}"].sum())))
-        n_not = int((why == NOT_ASKED).sum())
-        if n_not:
-            count_rows.append((measure.name, "not asked (not counted as missing)", n_not))
+        used, not_asked = (why == "").to_numpy(), (why == NOT_ASKED).to_numpy()
+        trials[f"use_{measure.name}"] = used & kept_person
+        tally = why[~used & ~not_asked].value_counts()
+        count_rows += [(measure.name, reason, int(k)) for reason, k in sorted(tally[tally > 0].items())]
+        count_rows.append((measure.name, "participant excluded", int((~kept_person & used).sum())))
+        count_rows.append((measure.name, "kept", int((used & kept_person).sum())))
+        if not_asked.any():
+            count_rows.append((measure.name, "not asked (not counted as missing)", int(not_asked.sum())))
     return QcResult(trials=trials, participants=participants,
                     trial_counts=pd.DataFrame(count_rows, columns=["measure", "reason", "n"]), timing=timing,
                     config=config, measures=[m.name for m in measures], measure_specs=measures, warnings=warnings)

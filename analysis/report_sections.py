@@ -39,7 +39,7 @@ class MeasureScope:
 def scope_of(trials: pd.DataFrame, measure: str, factors: list[str]) -> MeasureScope:
     """The scope of ``measure`` from the QC'd trials (their ``asked_<measure>`` column)."""
     asked = trials[f"asked_{measure}"]
-    varying, constant = measure_factors(trials[asked], factors)
+    varying, constant = measure_factors(trials if asked.all() else trials[asked], factors)
     return MeasureScope(measure, varying, constant, describe_asked(trials, asked))
 
 
