@@ -8,7 +8,8 @@ Which trials asked a measure comes from the sessions' sidecars (the protocol's
 (pain × perspective × group × stimulus type) in which no participant gave the measure a
 single answer did not ask it. When the sidecars say such a cell asked the measure, the
 report warns (a recording fault, or an edited file) and treats the cell as not asked —
-the only reading under which the rest can be analysed.
+the only reading under which the rest can be analysed. A trial asked a measure when it is
+``declared_asked`` and its cell is one of the ``answered_cells`` (``analysis.qc`` combines them).
 
 Within a measure's asked trials a design factor may not vary (intensity asked only on self
 trials has one perspective); such a factor is left out of that measure's tables and models
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FACTORS", "Measure", "answered_cells", "asked_trials", "declared_asked", "describe_asked",
+__all__ = ["FACTORS", "Measure", "answered_cells", "cell_codes", "declared_asked", "describe_asked",
            "factors_present", "measure_factors"]
 
 FACTORS = ("pain", "perspective", "group", "stimulus_type")
@@ -85,11 +86,6 @@ def cell_codes(trials: pd.DataFrame, columns) -> np.ndarray:
         codes, levels = pd.factorize(trials[column], use_na_sentinel=False)
         key = key * (len(levels) + 1) + codes
     return pd.factorize(key)[0]
-
-
-def asked_trials(trials: pd.DataFrame, measure: Measure) -> pd.Series:
-    """Boolean per trial: did the trial ask ``measure``? (See the module docstring for the rule.)"""
-    return declared_asked(trials, measure) & answered_cells(trials, measure)
 
 
 def describe_asked(trials: pd.DataFrame, asked: pd.Series) -> str | None:

@@ -42,6 +42,7 @@ import pandas as pd
 from scipy import special
 
 from .design_matrices import DESIGN_CONTRASTS
+from .measures import cell_codes
 
 __all__ = ["ModelFit", "RandomPart", "cell_means", "contrast", "fit_with_selection", "maximal_random",
            "model_formula", "pain_contrasts"]
@@ -255,8 +256,6 @@ def _starting_part(data, factors, slopes, stimulus, cache) -> RandomPart:
 
 def _stimuli_sampled(data: pd.DataFrame) -> bool:
     """Whether stimuli are a sample: at least MIN_STIMULI_PER_CELL per pain × stimulus-type cell."""
-    from .measures import cell_codes
-
     ids = data["stimulus_id"]
     named = (ids != "").to_numpy()
     if not named.any():

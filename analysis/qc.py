@@ -72,7 +72,6 @@ class QcResult:
     timing: dict
     config: QcConfig
     measures: list = field(default_factory=list)        # measure names
-    measure_specs: list = field(default_factory=list)   # analysis.measures.Measure per name
     warnings: list = field(default_factory=list)
 
     @property
@@ -270,4 +269,4 @@ def apply_qc(data, config: QcConfig | None = None) -> QcResult:
             count_rows.append((measure.name, "not asked (not counted as missing)", int(not_asked.sum())))
     return QcResult(trials=trials, participants=participants,
                     trial_counts=pd.DataFrame(count_rows, columns=["measure", "reason", "n"]), timing=timing,
-                    config=config, measures=[m.name for m in measures], measure_specs=measures, warnings=warnings)
+                    config=config, measures=[m.name for m in measures], warnings=warnings)

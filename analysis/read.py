@@ -74,7 +74,6 @@ class TrialData:
     warnings: list = field(default_factory=list)
     simulation_params: dict | None = None
     observed_truth: dict | None = None   # a pilot's expected answers per design cell, per rating
-    practice_included: bool = False
 
     @property
     def participants(self) -> list:
@@ -338,6 +337,5 @@ def read_trials(paths, *, allow_mixed_protocols: bool = False, include_practice:
                      simulated=simulated, has_judgement=has_judgement, sessions=sessions, measures=measures,
                      dropped=dropped, skipped_files=found.skipped, warnings=warnings,
                      simulation_params=simulation.get("params") if simulated else None,
-                     observed_truth=simulation.get("observed_cell_means") if simulated else None,
-                     practice_included=include_practice)
+                     observed_truth=simulation.get("observed_cell_means") if simulated else None)
 
